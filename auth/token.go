@@ -1,0 +1,155 @@
+package auth
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+)
+
+// Role is what a bearer may do.
+type Role string
+
+// Roles (CONTRACT.md): admin enrolls programs and manages keys; analyst reads the
+// national roster; program acts for one program (its staff, or its node talking to the
+// hub).
+const (
+	RoleAdmin   Role = "admin"
+	RoleAnalyst Role = "analyst"
+	RoleProgram Role = "program"
+)
+
+// ParseRole accepts the three role names.
+func ParseRole(s string) (Role, error) {
+	switch r := Role(s); r {
+	case RoleAdmin, RoleAnalyst, RoleProgram:
+		return r, nil
+	}
+	return "", fmt.Errorf("role %q: want admin, analyst or program", s)
+}
+
+// Audience is the "aud" every token carries and every server requires.
+const Audience = "alliancehub"
+
+// Leeway absorbs small clock differences between the minting and the checking machine.
+const Leeway = 30 * time.Second
+
+// MaxTTL bounds a token's life: long enough for a service account's monthly rotation,
+// short enough that a leaked token dies.
+const MaxTTL = 90 * 24 * time.Hour
+
+// Claims are a bearer token's claims.
+type Claims struct {
+	jwt.Claims
+	Role    Role   `json:"role"`
+	Program string `json:"program,omitempty"`
+}
+
+// Token errors, matched with errors.Is.
+var (
+	ErrTokenMissing = errors.New("no bearer token")
+	ErrTokenExpired = errors.New("token expired")
+	ErrTokenInvalid = errors.New("token invalid")
+)
+
+// TokenRequest describes a token to mint.
+type TokenRequest struct {
+	Subject string
+	Role    Role
+	Program string // required for role program
+	TTL     time.Duration
+	Now     time.Time
+}
+
+// MintToken signs a bearer token with s.
+func MintToken(s Signer, r TokenRequest) (string, error) {
+	if _, err := ParseRole(string(r.Role)); err != nil {
+		return "", err
+	}
+	if r.Subject == "" {
+		return "", errors.New("token: subject is required")
+	}
+	if r.Role == RoleProgram && r.Program == "" {
+		return "", errors.New("token: role program needs a program")
+	}
+	if r.TTL <= 0 || r.TTL > MaxTTL {
+		return "", fmt.Errorf("token: ttl must be between 1s and %s", MaxTTL)
+	}
+	now := r.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	c := Claims{
+		Claims: jwt.Claims{
+			Subject:   r.Subject,
+			Audience:  jwt.Audience{Audience},
+			IssuedAt:  jwt.NewNumericDate(now),
+			NotBefore: jwt.NewNumericDate(now),
+			Expiry:    jwt.NewNumericDate(now.Add(r.TTL)),
+		},
+		Role:    r.Role,
+		Program: r.Program,
+	}
+	payload, err := json.Marshal(c)
+	if err != nil {
+		return "", err
+	}
+	return s.Sign(payload, TypeToken)
+}
+
+// VerifyToken checks a bearer token's signature against keys, its audience, its times
+// (with Leeway) and its role, and returns its claims and the key id that signed it.
+func VerifyToken(raw string, keys KeyLookup, now time.Time) (*Claims, string, error) {
+	if raw == "" {
+		return nil, "", ErrTokenMissing
+	}
+	tok, err := jwt.ParseSigned(raw, Algorithms)
+	if err != nil || len(tok.Headers) != 1 {
+		return nil, "", fmt.Errorf("%w: not a signed JWT", ErrTokenInvalid)
+	}
+	kid := tok.Headers[0].KeyID
+	if typ, _ := tok.Headers[0].ExtraHeaders[jose.HeaderType].(string); typ != TypeToken {
+		return nil, "", fmt.Errorf("%w: typ %q is not a bearer token", ErrTokenInvalid, typ)
+	}
+	pub, err := keys.LookupKey(kid)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: signed by a key this server does not accept", ErrTokenInvalid)
+	}
+	var c Claims
+	if err := tok.Claims(pub, &c); err != nil {
+		return nil, "", fmt.Errorf("%w: signature does not verify", ErrTokenInvalid)
+	}
+	err = c.ValidateWithLeeway(jwt.Expected{AnyAudience: jwt.Audience{Audience}, Time: now}, Leeway)
+	switch {
+	case errors.Is(err, jwt.ErrExpired):
+		return nil, "", ErrTokenExpired
+	case err != nil:
+		return nil, "", fmt.Errorf("%w: %v", ErrTokenInvalid, trimJoseErr(err))
+	case c.Expiry == nil:
+		return nil, "", fmt.Errorf("%w: no expiry", ErrTokenInvalid)
+	}
+	if _, err := ParseRole(string(c.Role)); err != nil {
+		return nil, "", fmt.Errorf("%w: %v", ErrTokenInvalid, err)
+	}
+	if c.Role == RoleProgram && c.Program == "" {
+		return nil, "", fmt.Errorf("%w: role program without a program", ErrTokenInvalid)
+	}
+	return &c, kid, nil
+}
+
+func trimJoseErr(err error) string {
+	const prefix = "go-jose/go-jose/jwt: validation failed, "
+	s := err.Error()
+	if len(s) > len(prefix) && s[:len(prefix)] == prefix {
+		return s[len(prefix):]
+	}
+	return s
+}
+
+// JWKS is a JSON Web Key Set of public keys.
+func JWKS(keys ...jose.JSONWebKey) jose.JSONWebKeySet {
+	return jose.JSONWebKeySet{Keys: keys}
+}

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+
+	"github.com/alliancehub/alliancehub/auth"
+	"github.com/alliancehub/alliancehub/hub"
+	"github.com/alliancehub/alliancehub/node"
+	"github.com/alliancehub/alliancehub/schema"
+)
+
+func newLogger(stderr io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// loadServerKey reads a server's key, with a hint when the file is missing.
+func loadServerKey(path string) (*auth.Key, error) {
+	k, err := auth.LoadKey(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, usageError("key file %s does not exist; create it with 'alliancehub keygen --out %s'", path, path)
+	}
+	return k, err
+}
+
+func loadCatalog(file string) (*schema.Catalog, error) {
+	if file == "" {
+		return schema.LoadCatalog()
+	}
+	return schema.LoadCatalog(file)
+}
+
+func runHub(ctx context.Context, args []string, _, stderr io.Writer) error {
+	fs := newFlags("hub", "hub --addr ADDR --data DIR --key FILE [--programs FILE]", stderr)
+	addr := fs.String("addr", "127.0.0.1:8400", "address to listen on")
+	data := fs.String("data", "", "data directory (created if missing)")
+	keyFile := fs.String("key", "", "the hub's private JWK (from 'alliancehub keygen')")
+	programs := fs.String("programs", "", "extra program definitions (JSON), added to FED, MI and NV")
+	if err := parse(fs, args, "addr", "data", "key"); err != nil {
+		return err
+	}
+	key, err := loadServerKey(*keyFile)
+	if err != nil {
+		return err
+	}
+	catalog, err := loadCatalog(*programs)
+	if err != nil {
+		return err
+	}
+	h, err := hub.New(hub.Config{Key: key, DataDir: *data, Catalog: catalog, Log: newLogger(stderr)})
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	return h.Run(ctx, ln)
+}
+
+func runNode(ctx context.Context, args []string, _, stderr io.Writer) error {
+	fs := newFlags("node", "node --program CODE --addr ADDR --data DIR --key FILE --hub URL [--sync-at HH:MM] [--programs FILE]", stderr)
+	program := fs.String("program", "", "the program this node serves (FED, MI, NV, or one from --programs)")
+	addr := fs.String("addr", "127.0.0.1:8401", "address to listen on")
+	data := fs.String("data", "", "data directory (created if missing)")
+	keyFile := fs.String("key", "", "the node's private JWK (from 'alliancehub keygen'); enrolled with the hub")
+	hubURL := fs.String("hub", "", "the hub's base URL")
+	syncAt := fs.String("sync-at", "02:00", "nightly sync time (HH:MM) in the program's time zone")
+	programs := fs.String("programs", "", "extra program definitions (JSON), added to FED, MI and NV")
+	if err := parse(fs, args, "program", "addr", "data", "key", "hub"); err != nil {
+		return err
+	}
+	catalog, err := loadCatalog(*programs)
+	if err != nil {
+		return err
+	}
+	def, ok := catalog.Get(*program)
+	if !ok {
+		return usageError("no definition for program %q (known: %v); add one with --programs", *program, catalog.Codes())
+	}
+	key, err := loadServerKey(*keyFile)
+	if err != nil {
+		return err
+	}
+	n, err := node.New(node.Config{Program: def, Key: key, DataDir: *data, HubURL: *hubURL, SyncAt: *syncAt, Log: newLogger(stderr)})
+	if err != nil {
+		return err
+	}
+	defer n.Close()
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	return n.Run(ctx, ln)
+}

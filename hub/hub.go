@@ -1,0 +1,85 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/alliancehub/alliancehub/auth"
+	"github.com/alliancehub/alliancehub/internal/edge"
+	"github.com/alliancehub/alliancehub/internal/journal"
+	"github.com/alliancehub/alliancehub/schema"
+	"github.com/hashicorp/go-memdb"
+)
+
+// Config configures a hub. Only cmd/ reads flags; everything else arrives here.
+type Config struct {
+	Key     *auth.Key // signs and verifies the hub's own tokens
+	DataDir string
+	Catalog *schema.Catalog // program definitions; nil means the built-in ones
+	Now     func() time.Time
+	Log     *slog.Logger
+}
+
+// Hub is a running hub.
+type Hub struct {
+	key     *auth.Key
+	catalog *schema.Catalog
+	journal *journal.Store
+	db      *memdb.MemDB
+	now     func() time.Time
+	log     *slog.Logger
+	handler http.Handler
+
+	writeMu sync.Mutex // one writer: journal order is memdb order
+}
+
+// New opens the hub's store, rebuilds the roster from it and prepares the API.
+func New(cfg Config) (*Hub, error) {
+	if cfg.Key == nil || cfg.DataDir == "" {
+		return nil, errors.New("hub: key and data directory are required")
+	}
+	h := &Hub{key: cfg.Key, catalog: cfg.Catalog, now: cfg.Now, log: cfg.Log}
+	var err error
+	if h.catalog == nil {
+		if h.catalog, err = schema.LoadCatalog(); err != nil {
+			return nil, err
+		}
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	h.log = h.log.With("component", "hub")
+	if h.db, err = memdb.NewMemDB(dbSchema()); err != nil {
+		return nil, fmt.Errorf("hub: schema: %w", err)
+	}
+	if h.journal, err = journal.Open(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	if err := h.load(); err != nil {
+		h.journal.Close()
+		return nil, fmt.Errorf("hub: load %s: %w", cfg.DataDir, err)
+	}
+	h.handler = h.routes()
+	return h, nil
+}
+
+// Handler is the hub's HTTP API.
+func (h *Hub) Handler() http.Handler { return h.handler }
+
+// Run serves the API on ln until ctx ends and returns once the server has stopped.
+func (h *Hub) Run(ctx context.Context, ln net.Listener) error {
+	h.log.Info("serving", "addr", ln.Addr().String())
+	return edge.Serve(ctx, ln, h.handler, h.log)
+}
+
+// Close closes the store. Call it after Run has returned.
+func (h *Hub) Close() error { return h.journal.Close() }

@@ -1,0 +1,199 @@
+package hub
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/alliancehub/alliancehub/auth"
+	"github.com/alliancehub/alliancehub/hub/wire"
+	"github.com/alliancehub/alliancehub/internal/journal"
+	"github.com/alliancehub/alliancehub/schema"
+)
+
+// Push errors (the batch as a whole is refused and nothing is stored).
+var (
+	ErrNotOwner  = errors.New("not the owner program")
+	ErrBadBatch  = errors.New("malformed batch")
+	ErrClockSkew = errors.New("batch issued_at too far from the hub's clock")
+)
+
+// Push verifies a signed batch from the caller's program and every record in it, then
+// stores the acceptable ones durably in one transaction and answers per record. A record
+// that fails a check is rejected with its reason and the others still apply; a batch
+// that fails a check is refused whole. Applying the same batch again changes nothing.
+func (h *Hub) Push(caller *auth.Claims, body []byte) (*wire.PushResponse, error) {
+	if caller.Role != auth.RoleProgram {
+		return nil, fmt.Errorf("%w: only a program token may push (role %s)", ErrNotOwner, caller.Role)
+	}
+	v, err := auth.Verify(string(bytes.TrimSpace(body)), auth.TypeBatch, programKeys{h})
+	if err != nil {
+		return nil, fmt.Errorf("batch: %w", err)
+	}
+	signer := h.enrolledKey(v.KeyID).Program
+	var b wire.Batch
+	dec := json.NewDecoder(bytes.NewReader(v.Payload))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&b); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadBatch, err)
+	}
+	switch {
+	case b.Program != signer:
+		return nil, fmt.Errorf("%w: batch for program %q is signed with a key of %s", ErrNotOwner, b.Program, signer)
+	case caller.Program != signer:
+		return nil, fmt.Errorf("%w: token for program %s, batch signed by %s", ErrNotOwner, caller.Program, signer)
+	case len(b.Records) == 0:
+		return nil, fmt.Errorf("%w: no records", ErrBadBatch)
+	case len(b.Records) > wire.MaxBatchRecords:
+		return nil, fmt.Errorf("%w: %d records; at most %d", ErrBadBatch, len(b.Records), wire.MaxBatchRecords)
+	case b.SeqFrom == 0 || b.SeqTo < b.SeqFrom:
+		return nil, fmt.Errorf("%w: sequence range %d..%d", ErrBadBatch, b.SeqFrom, b.SeqTo)
+	case b.BatchID == "" || len(b.BatchID) > 64:
+		return nil, fmt.Errorf("%w: batch_id must be 1 to 64 characters", ErrBadBatch)
+	}
+	now := h.now()
+	if skew := now.Sub(b.IssuedAt); skew > wire.MaxClockSkew || skew < -wire.MaxClockSkew {
+		return nil, fmt.Errorf("%w: issued %s, hub time %s (allowed %s); check the node's clock",
+			ErrClockSkew, b.IssuedAt.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), wire.MaxClockSkew)
+	}
+	def, _ := h.catalog.Get(signer)
+	if def == nil {
+		return nil, fmt.Errorf("%w: %s", ErrUnknownProgram, signer)
+	}
+
+	results := make([]wire.Result, len(b.Records))
+	revs := make([]*revision, len(b.Records))
+	received := now.UTC()
+	lastSeq := b.SeqFrom - 1
+	for i, jws := range b.Records {
+		rv, res := h.checkRecord(def, jws, received)
+		if res.Outcome != wire.Rejected {
+			if res.Seq <= lastSeq || res.Seq > b.SeqTo {
+				res = reject(res, fmt.Sprintf("seq %d is out of order for the batch range %d..%d", res.Seq, b.SeqFrom, b.SeqTo))
+			} else {
+				lastSeq = res.Seq
+				revs[i] = rv
+			}
+		}
+		results[i] = res
+	}
+	return h.apply(signer, &b, revs, results, received)
+}
+
+// apply reconciles the checked revisions and makes the accepted ones and the program's
+// new checkpoint durable together: the journal commits (fsync) before memdb does, so
+// nothing visible or acknowledged can be lost, and a failed write leaves no trace.
+func (h *Hub) apply(program string, b *wire.Batch, revs []*revision, results []wire.Result, received time.Time) (*wire.PushResponse, error) {
+	h.writeMu.Lock()
+	defer h.writeMu.Unlock()
+	txn := h.db.Txn(true)
+	defer txn.Abort()
+	raw, err := txn.First(tablePrograms, indexID, program)
+	if err != nil || raw == nil {
+		return nil, fmt.Errorf("%w: %s", ErrNotEnrolled, program)
+	}
+	p := *raw.(*programState)
+	err = h.journal.Update(func(tx *journal.Tx) error {
+		for i, rv := range revs {
+			if rv == nil {
+				continue
+			}
+			// The hub sequence number is only known inside the journal transaction;
+			// peek it so applyTxn stores it with the revision.
+			rv.HubSeq = tx.LastSeq() + 1
+			out, err := applyTxn(txn, rv)
+			if err != nil {
+				return err
+			}
+			results[i].Outcome = out
+			if out != wire.Accepted && out != wire.Conflict {
+				continue
+			}
+			entry, err := json.Marshal(logEntry{ReceivedAt: rv.ReceivedAt, JWS: b.Records[i]})
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Append(func(uint64) ([]byte, error) { return entry, nil }); err != nil {
+				return err
+			}
+		}
+		p.Checkpoint = max(p.Checkpoint, b.SeqTo)
+		p.LastPushAt = &received
+		p.LastBatchID = b.BatchID
+		raw, err := json.Marshal(&p)
+		if err != nil {
+			return err
+		}
+		return tx.Put(bucketPrograms, p.Code, raw)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store batch %s: %w", b.BatchID, err)
+	}
+	if err := txn.Insert(tablePrograms, &p); err != nil {
+		return nil, err
+	}
+	txn.Commit()
+	return &wire.PushResponse{BatchID: b.BatchID, Checkpoint: p.Checkpoint, Results: results}, nil
+}
+
+// checkRecord verifies one signed record for the program that signed the batch. Every
+// failure is a rejection with a reason the node can show its operator.
+func (h *Hub) checkRecord(def *schema.Program, jws string, received time.Time) (*revision, wire.Result) {
+	var res wire.Result
+	if len(jws) > wire.MaxRecordBytes {
+		return nil, reject(res, fmt.Sprintf("record is %d bytes; at most %d", len(jws), wire.MaxRecordBytes))
+	}
+	v, err := auth.Verify(jws, auth.TypeRecord, programKeys{h})
+	if err != nil {
+		return nil, reject(res, "signature: "+err.Error())
+	}
+	var rec schema.Record
+	dec := json.NewDecoder(bytes.NewReader(v.Payload))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&rec); err != nil {
+		return nil, reject(res, "malformed record: "+err.Error())
+	}
+	res.Seq, res.ID, res.Rev = rec.Seq, rec.ID, rec.Rev
+	if signer := h.enrolledKey(v.KeyID).Program; signer != def.Code {
+		return nil, reject(res, fmt.Sprintf("%v: signed with a key of program %s inside a batch of %s", ErrNotOwner, signer, def.Code))
+	}
+	owner, err := schema.ProgramOfID(rec.ID)
+	switch {
+	case err != nil:
+		return nil, reject(res, err.Error())
+	case owner != def.Code || rec.Program != def.Code:
+		return nil, reject(res, fmt.Sprintf("%v: record %s (program %q) is owned by %s; only the owner program may write it", ErrNotOwner, rec.ID, rec.Program, owner))
+	case rec.Kind != schema.KindAlliance:
+		return nil, reject(res, fmt.Sprintf("kind %q is not one this hub accepts", rec.Kind))
+	}
+	if err := rec.CheckRev(); err != nil {
+		return nil, reject(res, err.Error())
+	}
+	var a schema.Alliance
+	dec = json.NewDecoder(bytes.NewReader(rec.Body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&a); err != nil {
+		return nil, reject(res, "malformed Alliance: "+err.Error())
+	}
+	if a.ID != rec.ID || a.Rev != "" {
+		return nil, reject(res, fmt.Sprintf("body id %q does not match record id %q", a.ID, rec.ID))
+	}
+	if err := a.Validate(def); err != nil {
+		return nil, reject(res, err.Error())
+	}
+	rv, err := newRevision(&rec, &a, v.KeyID, received, 0)
+	if err != nil {
+		return nil, reject(res, err.Error())
+	}
+	res.Outcome = wire.Accepted // provisional; apply decides
+	return rv, res
+}
+
+func reject(r wire.Result, reason string) wire.Result {
+	r.Outcome = wire.Rejected
+	r.Reason = strings.TrimSpace(reason)
+	return r
+}

@@ -1,0 +1,201 @@
+package hub
+
+import (
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/alliancehub/alliancehub/auth"
+	"github.com/alliancehub/alliancehub/internal/journal"
+	"github.com/alliancehub/alliancehub/schema"
+	"github.com/go-jose/go-jose/v4"
+)
+
+// Enrollment errors.
+var (
+	ErrUnknownProgram = errors.New("no program definition for this code")
+	ErrKeyInUse       = errors.New("key already enrolled for another program")
+	ErrNotEnrolled    = errors.New("program is not enrolled")
+)
+
+// Enrollment asks the hub to accept a program's public key.
+type Enrollment struct {
+	Code string          `json:"code"`
+	Name string          `json:"name"`
+	JWK  json.RawMessage `json:"jwk"`
+}
+
+// ProgramView is an enrolled program as GET /v1/programs shows it.
+type ProgramView struct {
+	Code       string      `json:"code"`
+	Name       string      `json:"name"`
+	EnrolledAt time.Time   `json:"enrolled_at"`
+	Keys       []KeyView   `json:"keys"`
+	Sync       ProgramSync `json:"sync"`
+}
+
+// KeyView is an enrolled public key.
+type KeyView struct {
+	Kid     string          `json:"kid"`
+	JWK     jose.JSONWebKey `json:"jwk"`
+	AddedAt time.Time       `json:"added_at"`
+}
+
+// ProgramSync is a program's sync position as the hub sees it.
+type ProgramSync struct {
+	Checkpoint  uint64     `json:"checkpoint"`
+	LastPushAt  *time.Time `json:"last_push_at,omitempty"`
+	LastBatchID string     `json:"last_batch_id,omitempty"`
+	Records     int        `json:"records"`
+}
+
+// Enroll registers a program (which must have a definition) and a public key for it. A
+// key already enrolled for the program changes nothing; created says whether the program
+// is new.
+func (h *Hub) Enroll(req Enrollment) (view *ProgramView, created bool, err error) {
+	var errs schema.ValidationError
+	def, ok := h.catalog.Get(req.Code)
+	if !schema.ValidProgramCode(req.Code) {
+		errs.Add("code", "must be 2 to 10 capital letters or digits, starting with a letter")
+	} else if !ok {
+		errs.Add("code", fmt.Sprintf("%v: %q (known: %v; add one with --programs)", ErrUnknownProgram, req.Code, h.catalog.Codes()))
+	}
+	var jwk jose.JSONWebKey
+	if len(req.JWK) == 0 {
+		errs.Add("jwk", "is required: the program's public Ed25519 JWK")
+	} else if jwk, err = auth.ParsePublicJWK(req.JWK); err != nil {
+		errs.Add("jwk", err.Error())
+	}
+	if len(req.Name) > 200 {
+		errs.Add("name", "at most 200 characters")
+	}
+	if err := errs.Err(); err != nil {
+		return nil, false, err
+	}
+	name := req.Name
+	if name == "" {
+		name = def.Name
+	}
+
+	h.writeMu.Lock()
+	defer h.writeMu.Unlock()
+	txn := h.db.Txn(true)
+	defer txn.Abort()
+	if raw, _ := txn.First(tableKeys, indexID, jwk.KeyID); raw != nil && raw.(*enrolledKey).Program != req.Code {
+		return nil, false, fmt.Errorf("%w: %s belongs to %s", ErrKeyInUse, jwk.KeyID, raw.(*enrolledKey).Program)
+	}
+	now := h.now().UTC()
+	var p programState
+	if raw, _ := txn.First(tablePrograms, indexID, req.Code); raw != nil {
+		p = *raw.(*programState)
+		p.Keys = append([]enrolledKey(nil), p.Keys...)
+	} else {
+		p = programState{Code: req.Code, Name: name, EnrolledAt: now}
+		created = true
+	}
+	if req.Name != "" {
+		p.Name = req.Name
+	}
+	known := false
+	for _, k := range p.Keys {
+		known = known || k.Kid == jwk.KeyID
+	}
+	if !known {
+		p.Keys = append(p.Keys, enrolledKey{Kid: jwk.KeyID, Program: req.Code, JWK: jwk, AddedAt: now})
+	}
+	if err := h.saveProgram(&p); err != nil {
+		return nil, false, err
+	}
+	if err := insertProgramTxn(txn, &p); err != nil {
+		return nil, false, err
+	}
+	txn.Commit()
+	v := h.view(&p)
+	return &v, created, nil
+}
+
+// saveProgram makes a program's state durable.
+func (h *Hub) saveProgram(p *programState) error {
+	raw, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	return h.journal.Update(func(tx *journal.Tx) error { return tx.Put(bucketPrograms, p.Code, raw) })
+}
+
+// Programs lists the enrolled programs with their keys and sync position.
+func (h *Hub) Programs() []ProgramView {
+	it, err := h.db.Txn(false).Get(tablePrograms, indexID)
+	if err != nil {
+		return nil
+	}
+	out := []ProgramView{}
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		out = append(out, h.view(raw.(*programState)))
+	}
+	return out
+}
+
+func (h *Hub) view(p *programState) ProgramView {
+	v := ProgramView{Code: p.Code, Name: p.Name, EnrolledAt: p.EnrolledAt, Keys: []KeyView{},
+		Sync: ProgramSync{Checkpoint: p.Checkpoint, LastPushAt: p.LastPushAt, LastBatchID: p.LastBatchID}}
+	for _, k := range p.Keys {
+		v.Keys = append(v.Keys, KeyView{Kid: k.Kid, JWK: k.JWK, AddedAt: k.AddedAt})
+	}
+	if it, err := h.db.Txn(false).Get(tableRecords, indexProgram, p.Code); err == nil {
+		for raw := it.Next(); raw != nil; raw = it.Next() {
+			v.Sync.Records++
+		}
+	}
+	return v
+}
+
+// programKeys looks up enrolled program keys by kid: the keys that sign records and
+// batches and may mint program tokens.
+type programKeys struct{ h *Hub }
+
+func (k programKeys) LookupKey(kid string) (ed25519.PublicKey, error) {
+	if ek := k.h.enrolledKey(kid); ek != nil {
+		if pub, ok := ek.JWK.Key.(ed25519.PublicKey); ok {
+			return pub, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: %q is not an enrolled program key", auth.ErrUnknownKey, kid)
+}
+
+func (h *Hub) enrolledKey(kid string) *enrolledKey {
+	raw, err := h.db.Txn(false).First(tableKeys, indexID, kid)
+	if err != nil || raw == nil {
+		return nil
+	}
+	return raw.(*enrolledKey)
+}
+
+// tokenKeys accepts the hub's own key and enrolled program keys.
+type tokenKeys struct{ h *Hub }
+
+func (k tokenKeys) LookupKey(kid string) (ed25519.PublicKey, error) {
+	if kid == k.h.key.KeyID() {
+		return k.h.key.PublicKey(), nil
+	}
+	return programKeys(k).LookupKey(kid)
+}
+
+// verifyToken accepts tokens signed by the hub's key (any role) and, for role program
+// only, by an enrolled key of that same program (CONTRACT.md, Tokens).
+func (h *Hub) verifyToken(raw string) (*auth.Claims, error) {
+	c, kid, err := auth.VerifyToken(raw, tokenKeys{h}, h.now())
+	if err != nil {
+		return nil, err
+	}
+	if kid == h.key.KeyID() {
+		return c, nil
+	}
+	ek := h.enrolledKey(kid)
+	if ek == nil || c.Role != auth.RoleProgram || c.Program != ek.Program {
+		return nil, fmt.Errorf("%w: a program's key may only mint program tokens for its own program", auth.ErrTokenInvalid)
+	}
+	return c, nil
+}

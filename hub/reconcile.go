@@ -1,0 +1,65 @@
+package hub
+
+import "github.com/alliancehub/alliancehub/hub/wire"
+
+// revNode is what reconciliation needs to know of one stored revision.
+type revNode struct {
+	Rev  string
+	Prev string
+	Gen  int
+	Hash string
+}
+
+// decide says what to do with an incoming revision of a record, given the revisions
+// already stored for it (CouchDB-style revision trees, DESIGN.md "Conflicts"):
+//   - a revision already stored is a duplicate;
+//   - an ancestor of a stored revision is stale: it never regresses the roster;
+//   - the first revision, or one that follows the current winner, is accepted;
+//   - anything else is a competing branch: stored and marked as a conflict, never
+//     silently dropped or allowed to overwrite.
+func decide(known []revNode, in revNode) wire.Outcome {
+	prev := make(map[string]string, len(known))
+	for _, k := range known {
+		if k.Rev == in.Rev {
+			return wire.Duplicate
+		}
+		prev[k.Rev] = k.Prev
+	}
+	for _, k := range known {
+		for r := k.Prev; r != ""; r = prev[r] {
+			if r == in.Rev {
+				return wire.Stale
+			}
+			if _, ok := prev[r]; !ok {
+				break
+			}
+		}
+	}
+	if len(known) == 0 {
+		return wire.Accepted
+	}
+	if win, _ := winner(known); in.Prev == win.Rev {
+		return wire.Accepted
+	}
+	return wire.Conflict
+}
+
+// winner picks the revision the roster shows, deterministically on every server: among
+// the leaves (revisions nothing follows), the highest generation, then the highest hash.
+// leaves > 1 means the record is conflicted.
+func winner(known []revNode) (win revNode, leaves int) {
+	followed := make(map[string]bool, len(known))
+	for _, k := range known {
+		followed[k.Prev] = true
+	}
+	for _, k := range known {
+		if followed[k.Rev] {
+			continue
+		}
+		leaves++
+		if leaves == 1 || k.Gen > win.Gen || (k.Gen == win.Gen && k.Hash > win.Hash) {
+			win = k
+		}
+	}
+	return win, leaves
+}

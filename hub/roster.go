@@ -1,0 +1,172 @@
+package hub
+
+import (
+	"encoding/base64"
+	"encoding/csv"
+	"errors"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/alliancehub/alliancehub/hub/wire"
+	"github.com/alliancehub/alliancehub/schema"
+)
+
+// RosterQuery filters the national roster (CONTRACT.md, GET /v1/roster).
+type RosterQuery struct {
+	Program  string
+	Level    schema.Level
+	Status   schema.Status
+	Standing schema.Standing
+	Category string      // national category
+	Q        string      // text in a participant's name
+	AsOf     schema.Date // standing as of this day
+	Limit    int         // 0: no limit (exports)
+	Token    string
+}
+
+// RosterPage is one page of the roster.
+type RosterPage struct {
+	Items         []wire.RosterItem `json:"items"`
+	Total         int               `json:"total"`
+	NextPageToken string            `json:"next_page_token"`
+}
+
+var errBadPageToken = errors.New("page_token is not one this server issued")
+
+// Roster answers a roster query in id order. Each item carries its national categories,
+// its standing as of the query's date, its conflict state and its provenance.
+func (h *Hub) Roster(q RosterQuery) (*RosterPage, error) {
+	after := ""
+	if q.Token != "" {
+		b, err := base64.RawURLEncoding.DecodeString(q.Token)
+		if err != nil {
+			return nil, errBadPageToken
+		}
+		after = string(b)
+	}
+	page := &RosterPage{Items: []wire.RosterItem{}}
+	err := h.eachRosterItem(q, func(item wire.RosterItem) {
+		page.Total++
+		switch {
+		case item.ID <= after:
+		case q.Limit == 0 || len(page.Items) < q.Limit:
+			page.Items = append(page.Items, item)
+		case page.NextPageToken == "":
+			page.NextPageToken = base64.RawURLEncoding.EncodeToString([]byte(page.Items[len(page.Items)-1].ID))
+		}
+	})
+	return page, err
+}
+
+// eachRosterItem calls fn for every roster entry matching q, in id order, from one
+// consistent snapshot; it never blocks writers.
+func (h *Hub) eachRosterItem(q RosterQuery, fn func(wire.RosterItem)) error {
+	txn := h.db.Txn(false)
+	var (
+		it  interface{ Next() any }
+		err error
+	)
+	if q.Program != "" {
+		it, err = txn.Get(tableRecords, indexProgram, q.Program)
+	} else {
+		it, err = txn.Get(tableRecords, indexID)
+	}
+	if err != nil {
+		return err
+	}
+	text := strings.ToLower(q.Q)
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		e := raw.(*entry)
+		a := e.Winner.Alliance
+		if (q.Level != "" && a.Level != q.Level) || (q.Status != "" && a.Status != q.Status) {
+			continue
+		}
+		if text != "" && !slices.ContainsFunc(a.Participants, func(p schema.Participant) bool {
+			return strings.Contains(strings.ToLower(p.Name), text)
+		}) {
+			continue
+		}
+		item := h.rosterItem(e, q.AsOf)
+		if q.Standing != "" && item.Standing != q.Standing {
+			continue
+		}
+		if q.Category != "" && !slices.Contains(item.NationalCategories, q.Category) {
+			continue
+		}
+		fn(item)
+	}
+	return nil
+}
+
+func (h *Hub) rosterItem(e *entry, asOf schema.Date) wire.RosterItem {
+	a := e.Winner.Alliance
+	cats := []string{}
+	if def, ok := h.catalog.Get(e.Program); ok {
+		cats = def.NationalCategories(a.Goals)
+	}
+	return wire.RosterItem{
+		Alliance:           a,
+		NationalCategories: cats,
+		Standing:           a.Standing(asOf),
+		Conflict:           e.Conflict,
+		Provenance: wire.Provenance{
+			Kid:        e.Winner.Kid,
+			SignedAt:   e.Winner.SignedAt,
+			ReceivedAt: e.Winner.ReceivedAt,
+		},
+	}
+}
+
+// rosterColumns are the CSV export's columns; lists are joined with "; ".
+var rosterColumns = []string{
+	"id", "rev", "program", "level", "office", "participants", "participant_types",
+	"signed_on", "term_months", "expires_on", "status", "standing", "goal_categories",
+	"national_categories", "emphasis_areas", "renewals", "conflict", "kid", "signed_at", "received_at",
+}
+
+// WriteRosterCSV streams every entry matching q as CSV, one row at a time.
+func (h *Hub) WriteRosterCSV(w io.Writer, q RosterQuery) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(rosterColumns); err != nil {
+		return err
+	}
+	var werr error
+	err := h.eachRosterItem(q, func(it wire.RosterItem) {
+		if werr != nil {
+			return
+		}
+		werr = cw.Write(rosterRow(it))
+	})
+	if err != nil {
+		return err
+	}
+	if werr != nil {
+		return werr
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+func rosterRow(it wire.RosterItem) []string {
+	a := it.Alliance
+	var names, types, goals, renewals []string
+	for _, p := range a.Participants {
+		names = append(names, p.Name)
+		types = append(types, p.Type)
+	}
+	for _, g := range a.Goals {
+		goals = append(goals, g.Category)
+	}
+	for _, r := range a.Renewals {
+		renewals = append(renewals, r.SignedOn.String())
+	}
+	return []string{
+		a.ID, a.Rev, a.Program, string(a.Level), a.Office, strings.Join(names, "; "), strings.Join(types, "; "),
+		a.SignedOn.String(), strconv.Itoa(a.TermMonths), a.ExpiresOn.String(), string(a.Status), string(it.Standing),
+		strings.Join(goals, "; "), strings.Join(it.NationalCategories, "; "), strings.Join(a.EmphasisAreas, "; "),
+		strings.Join(renewals, "; "), strconv.FormatBool(it.Conflict), it.Provenance.Kid,
+		it.Provenance.SignedAt.UTC().Format("2006-01-02T15:04:05Z"), it.Provenance.ReceivedAt.UTC().Format("2006-01-02T15:04:05Z"),
+	}
+}

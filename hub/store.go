@@ -1,0 +1,213 @@
+package hub
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/alliancehub/alliancehub/auth"
+	"github.com/alliancehub/alliancehub/hub/wire"
+	"github.com/alliancehub/alliancehub/internal/journal"
+	"github.com/alliancehub/alliancehub/schema"
+	"github.com/go-jose/go-jose/v4"
+	"github.com/hashicorp/go-memdb"
+)
+
+// memdb tables and indexes.
+const (
+	tablePrograms  = "programs"
+	tableKeys      = "keys"
+	tableRevisions = "revisions"
+	tableRecords   = "records"
+
+	indexID      = "id"
+	indexProgram = "program"
+	indexRecord  = "record"
+)
+
+// Journal buckets.
+const bucketPrograms = "programs"
+
+// programState is an enrolled program and its sync position. Objects read from memdb are
+// shared: copy before changing.
+type programState struct {
+	Code        string        `json:"code"`
+	Name        string        `json:"name"`
+	EnrolledAt  time.Time     `json:"enrolled_at"`
+	Keys        []enrolledKey `json:"keys"`
+	Checkpoint  uint64        `json:"checkpoint"`
+	LastPushAt  *time.Time    `json:"last_push_at,omitempty"`
+	LastBatchID string        `json:"last_batch_id,omitempty"`
+}
+
+// enrolledKey is a program's public key.
+type enrolledKey struct {
+	Kid     string          `json:"kid"`
+	Program string          `json:"program"`
+	JWK     jose.JSONWebKey `json:"jwk"`
+	AddedAt time.Time       `json:"added_at"`
+}
+
+// revision is one stored signed revision of a record.
+type revision struct {
+	Key        string // RecordID + " " + Rev
+	RecordID   string
+	Program    string
+	Rev        string
+	Prev       string
+	Gen        int
+	Hash       string
+	Kid        string
+	SignedAt   time.Time
+	ReceivedAt time.Time
+	HubSeq     uint64
+	Alliance   *schema.Alliance // Rev set
+}
+
+func (r *revision) node() revNode { return revNode{Rev: r.Rev, Prev: r.Prev, Gen: r.Gen, Hash: r.Hash} }
+
+// entry is a record in the national roster: its winning revision and conflict state.
+type entry struct {
+	ID       string
+	Program  string
+	Winner   *revision
+	Conflict bool
+}
+
+// logEntry is one accepted revision in the hub's journal: the signed bytes as received.
+type logEntry struct {
+	ReceivedAt time.Time `json:"received_at"`
+	JWS        string    `json:"jws"`
+}
+
+func dbSchema() *memdb.DBSchema {
+	id := func(field string) *memdb.IndexSchema {
+		return &memdb.IndexSchema{Name: indexID, Unique: true, Indexer: &memdb.StringFieldIndex{Field: field}}
+	}
+	return &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{
+		tablePrograms: {Name: tablePrograms, Indexes: map[string]*memdb.IndexSchema{
+			indexID: id("Code"), // enrolled program by code; GET /v1/programs in code order
+		}},
+		tableKeys: {Name: tableKeys, Indexes: map[string]*memdb.IndexSchema{
+			indexID: id("Kid"), // signature and token verification by kid
+			// program serves the keys listed per program
+			indexProgram: {Name: indexProgram, Indexer: &memdb.StringFieldIndex{Field: "Program"}},
+		}},
+		tableRevisions: {Name: tableRevisions, Indexes: map[string]*memdb.IndexSchema{
+			indexID: id("Key"), // one revision of one record
+			// record serves reconciliation: every stored revision of a record
+			indexRecord: {Name: indexRecord, Indexer: &memdb.StringFieldIndex{Field: "RecordID"}},
+		}},
+		tableRecords: {Name: tableRecords, Indexes: map[string]*memdb.IndexSchema{
+			indexID: id("ID"), // the roster in id order, and one record by id
+			// program serves roster queries filtered by program
+			indexProgram: {Name: indexProgram, Indexer: &memdb.StringFieldIndex{Field: "Program"}},
+		}},
+	}}
+}
+
+// load rebuilds memdb from the journal: enrolled programs and keys, then every stored
+// revision in the order it was accepted, through the same reconciliation as live pushes,
+// so the roster after a restart is exactly the roster before it.
+func (h *Hub) load() error {
+	txn := h.db.Txn(true)
+	defer txn.Abort()
+	err := h.journal.View(func(tx *journal.Tx) error {
+		err := tx.ForEach(bucketPrograms, func(code string, v []byte) error {
+			var p programState
+			if err := json.Unmarshal(v, &p); err != nil {
+				return fmt.Errorf("program %s: %w", code, err)
+			}
+			return insertProgramTxn(txn, &p)
+		})
+		if err != nil {
+			return err
+		}
+		return tx.Scan(0, func(seq uint64, v []byte) error {
+			var le logEntry
+			if err := json.Unmarshal(v, &le); err != nil {
+				return fmt.Errorf("journal entry %d: %w", seq, err)
+			}
+			rv, err := decodeStored(le, seq)
+			if err != nil {
+				return fmt.Errorf("journal entry %d: %w", seq, err)
+			}
+			_, err = applyTxn(txn, rv)
+			return err
+		})
+	})
+	if err != nil {
+		return err
+	}
+	txn.Commit()
+	return nil
+}
+
+// decodeStored rebuilds a revision from the signed bytes the hub verified before storing.
+func decodeStored(le logEntry, seq uint64) (*revision, error) {
+	payload, kid, err := auth.UnverifiedPayload(le.JWS)
+	if err != nil {
+		return nil, err
+	}
+	var rec schema.Record
+	if err := json.Unmarshal(payload, &rec); err != nil {
+		return nil, err
+	}
+	var a schema.Alliance
+	if err := json.Unmarshal(rec.Body, &a); err != nil {
+		return nil, err
+	}
+	return newRevision(&rec, &a, kid, le.ReceivedAt, seq)
+}
+
+func newRevision(rec *schema.Record, a *schema.Alliance, kid string, received time.Time, seq uint64) (*revision, error) {
+	gen, hash, err := schema.ParseRev(rec.Rev)
+	if err != nil {
+		return nil, err
+	}
+	a.Rev = rec.Rev
+	return &revision{
+		Key: rec.ID + " " + rec.Rev, RecordID: rec.ID, Program: rec.Program,
+		Rev: rec.Rev, Prev: rec.PrevRev, Gen: gen, Hash: hash,
+		Kid: kid, SignedAt: rec.IssuedAt, ReceivedAt: received, HubSeq: seq, Alliance: a,
+	}, nil
+}
+
+func insertProgramTxn(txn *memdb.Txn, p *programState) error {
+	if err := txn.Insert(tablePrograms, p); err != nil {
+		return err
+	}
+	for i := range p.Keys {
+		if err := txn.Insert(tableKeys, &p.Keys[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// applyTxn reconciles one verified revision into the roster inside a write transaction
+// and returns its outcome. Duplicates and stale revisions change nothing.
+func applyTxn(txn *memdb.Txn, rv *revision) (wire.Outcome, error) {
+	it, err := txn.Get(tableRevisions, indexRecord, rv.RecordID)
+	if err != nil {
+		return "", err
+	}
+	var known []revNode
+	byRev := map[string]*revision{}
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		r := raw.(*revision)
+		known = append(known, r.node())
+		byRev[r.Rev] = r
+	}
+	out := decide(known, rv.node())
+	if out != wire.Accepted && out != wire.Conflict {
+		return out, nil
+	}
+	if err := txn.Insert(tableRevisions, rv); err != nil {
+		return "", err
+	}
+	byRev[rv.Rev] = rv
+	win, leaves := winner(append(known, rv.node()))
+	e := &entry{ID: rv.RecordID, Program: rv.Program, Winner: byRev[win.Rev], Conflict: leaves > 1}
+	return out, txn.Insert(tableRecords, e)
+}

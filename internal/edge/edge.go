@@ -1,0 +1,80 @@
+// Package edge is the HTTP edge hub and node share: one echo error handler that renders
+// every error as RFC 9457 problem+json, strict bounded JSON decoding, bearer-token
+// authentication, request logging, and a server that shuts down with its context.
+package edge
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+)
+
+// New makes an echo instance with the project's error handler, panic recovery, request
+// ids and one log line per request. rules maps each server's domain errors to answers.
+func New(log *slog.Logger, rules []Rule) *echo.Echo {
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = ErrorHandler(log, rules)
+	e.Use(middleware.RequestID())
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, LogLevel: 0}))
+	e.Use(requestLog(log))
+	return e
+}
+
+func requestLog(log *slog.Logger) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			start := time.Now()
+			err := next(c)
+			if err != nil {
+				c.Error(err)
+			}
+			status := c.Response().Status
+			level := slog.LevelDebug
+			if status >= 500 {
+				level = slog.LevelError
+			}
+			log.Log(c.Request().Context(), level, "request",
+				"method", c.Request().Method,
+				"path", c.Request().URL.Path,
+				"status", status,
+				"duration_ms", time.Since(start).Milliseconds(),
+				"request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+			return nil
+		}
+	}
+}
+
+// Serve answers HTTP on ln until ctx ends, then shuts down gracefully, letting requests in
+// flight finish for up to ten seconds.
+func Serve(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger) error {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second, // no slowloris
+		ReadTimeout:       2 * time.Minute,
+		WriteTimeout:      5 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	done := make(chan error, 1)
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		done <- srv.Shutdown(sctx)
+	}()
+	err := srv.Serve(ln)
+	if !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return <-done
+}

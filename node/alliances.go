@@ -1,0 +1,177 @@
+package node
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/alliancehub/alliancehub/hub/wire"
+	"github.com/alliancehub/alliancehub/internal/journal"
+	"github.com/alliancehub/alliancehub/schema"
+)
+
+// ErrNotFound is a record this node does not hold.
+var ErrNotFound = errors.New("no such Alliance")
+
+// Create validates a new Alliance by the program's rules, gives it an id, signs its first
+// revision, makes it durable and queues it for the hub. A new Alliance is usually a
+// draft or active; an existing agreement entered with its history (renewals, a
+// termination) may carry the status that history gives it, and validation checks that
+// the two agree.
+func (n *Node) Create(a *schema.Alliance) (*schema.Alliance, error) {
+	var errs schema.ValidationError
+	if a.ID != "" {
+		errs.Add("id", "is assigned by the node; leave it out")
+	}
+	if a.Rev != "" {
+		errs.Add("rev", "is assigned by the node; leave it out")
+	}
+	given := a.ExpiresOn
+	a.Normalize(n.program)
+	if !given.IsZero() && given != a.ExpiresOn {
+		errs.Add("expires_on", fmt.Sprintf("is derived from signed_on, term_months and renewals (%s); leave it out", a.ExpiresOn))
+	}
+	if err := a.Validate(n.program); err != nil {
+		var ve *schema.ValidationError
+		errors.As(err, &ve)
+		errs.Fields = append(errs.Fields, ve.Fields...)
+	}
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
+	a.ID = schema.NewID(n.program.Code)
+	return n.write(a, "")
+}
+
+// write signs a new revision of a after prev, appends it to the journal (fsync) and only
+// then makes it visible. Writes are serialized so memdb follows journal order.
+func (n *Node) write(a *schema.Alliance, prev string) (*schema.Alliance, error) {
+	body, err := schema.AllianceBody(a)
+	if err != nil {
+		return nil, err
+	}
+	rev, err := schema.NewRev(prev, body)
+	if err != nil {
+		return nil, err
+	}
+	n.writeMu.Lock()
+	defer n.writeMu.Unlock()
+	rec := &schema.Record{ID: a.ID, Kind: schema.KindAlliance, Program: n.program.Code, Rev: rev, PrevRev: prev, IssuedAt: n.now().UTC(), Body: body}
+	err = n.journal.Update(func(tx *journal.Tx) error {
+		_, err := tx.Append(func(seq uint64) ([]byte, error) {
+			rec.Seq = seq
+			jws, err := wire.SignRecord(n.key, rec)
+			return []byte(jws), err
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", a.ID, err)
+	}
+	out := *a
+	out.Rev = rev
+	txn := n.db.Txn(true)
+	defer txn.Abort()
+	if err := txn.Insert(tableAlliances, &stored{ID: a.ID, Alliance: &out, Seq: rec.Seq, Kid: n.key.KeyID(), SignedAt: rec.IssuedAt}); err != nil {
+		return nil, err
+	}
+	txn.Commit()
+	return &out, nil
+}
+
+// Get returns the current revision of an Alliance.
+func (n *Node) Get(id string) (*schema.Alliance, error) {
+	raw, err := n.db.Txn(false).First(tableAlliances, indexID, id)
+	if err != nil {
+		return nil, err
+	}
+	if raw == nil {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	return raw.(*stored).Alliance, nil
+}
+
+// Filter selects Alliances in a list.
+type Filter struct {
+	Level    schema.Level
+	Status   schema.Status
+	Category string // one of the program's category codes
+	Query    string // text in a participant's name
+	Limit    int
+	Token    string // the previous page's NextPageToken
+}
+
+// Page is one page of a list.
+type Page struct {
+	Items         []*schema.Alliance `json:"items"`
+	Total         int                `json:"total"`
+	NextPageToken string             `json:"next_page_token"`
+}
+
+// Page sizes for lists.
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 500
+)
+
+// List pages through the program's Alliances in id order. The page token is opaque to
+// clients: the last id of the previous page.
+func (n *Node) List(f Filter) (*Page, error) {
+	if f.Limit <= 0 {
+		f.Limit = DefaultPageSize
+	}
+	after := ""
+	if f.Token != "" {
+		b, err := base64.RawURLEncoding.DecodeString(f.Token)
+		if err != nil {
+			return nil, errBadPageToken
+		}
+		after = string(b)
+	}
+	// One pass in id order: every match counts toward the total; the page takes the
+	// first Limit matches after the token.
+	it, err := n.db.Txn(false).Get(tableAlliances, indexID)
+	if err != nil {
+		return nil, err
+	}
+	page := &Page{Items: []*schema.Alliance{}}
+	q := strings.ToLower(f.Query)
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		s := raw.(*stored)
+		if !f.match(s.Alliance, q) {
+			continue
+		}
+		page.Total++
+		switch {
+		case s.ID <= after:
+		case len(page.Items) < f.Limit:
+			page.Items = append(page.Items, s.Alliance)
+		case page.NextPageToken == "":
+			last := page.Items[len(page.Items)-1].ID
+			page.NextPageToken = base64.RawURLEncoding.EncodeToString([]byte(last))
+		}
+	}
+	return page, nil
+}
+
+var errBadPageToken = errors.New("page_token is not one this server issued")
+
+func (f Filter) match(a *schema.Alliance, q string) bool {
+	if f.Level != "" && a.Level != f.Level {
+		return false
+	}
+	if f.Status != "" && a.Status != f.Status {
+		return false
+	}
+	if f.Category != "" && !slices.ContainsFunc(a.Goals, func(g schema.Goal) bool { return g.Category == f.Category }) {
+		return false
+	}
+	if q != "" && !slices.ContainsFunc(a.Participants, func(p schema.Participant) bool {
+		return strings.Contains(strings.ToLower(p.Name), q)
+	}) {
+		return false
+	}
+	return true
+}

@@ -1,0 +1,132 @@
+package node
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/alliancehub/alliancehub/auth"
+	"github.com/alliancehub/alliancehub/internal/edge"
+	"github.com/alliancehub/alliancehub/schema"
+	"github.com/labstack/echo/v4"
+)
+
+// errorRules maps the node's domain errors to HTTP answers.
+var errorRules = []edge.Rule{
+	{Err: ErrNotFound, Status: http.StatusNotFound, Slug: "not-found"},
+	{Err: errBadPageToken, Status: http.StatusBadRequest, Slug: "invalid-request"},
+}
+
+func (n *Node) routes() http.Handler {
+	e := edge.New(n.log, errorRules)
+	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
+	e.GET("/readyz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ready"}) })
+	e.GET("/.well-known/jwks.json", func(c echo.Context) error {
+		return c.JSON(http.StatusOK, auth.JWKS(n.key.PublicJWK()))
+	})
+
+	v1 := e.Group("/v1", edge.Authenticate(n.verifyToken))
+	v1.POST("/alliances", n.handleCreate)
+	v1.GET("/alliances", n.handleList)
+	v1.GET("/alliances/:id", n.handleGet)
+	v1.POST("/sync", n.handleSync)
+	v1.GET("/sync/status", n.handleSyncStatus)
+	return e
+}
+
+// verifyToken accepts tokens signed by the node's own key. A program token must be for
+// this node's program.
+func (n *Node) verifyToken(raw string) (*auth.Claims, error) {
+	c, _, err := auth.VerifyToken(raw, auth.KeySet{n.key.KeyID(): n.key.PublicKey()}, n.now())
+	if err != nil {
+		return nil, err
+	}
+	if c.Role == auth.RoleProgram && c.Program != n.program.Code {
+		return nil, edge.Errorf(http.StatusForbidden, "forbidden", "token is for program %s; this node serves %s", c.Program, n.program.Code)
+	}
+	return c, nil
+}
+
+// canWrite: the program's own staff and admins change records; analysts read.
+func canWrite(c echo.Context) error { return edge.Require(c, auth.RoleProgram, auth.RoleAdmin) }
+
+func (n *Node) handleCreate(c echo.Context) error {
+	if err := canWrite(c); err != nil {
+		return err
+	}
+	var a schema.Alliance
+	if err := edge.DecodeJSON(c, &a); err != nil {
+		return err
+	}
+	out, err := n.Create(&a)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set(echo.HeaderLocation, "/v1/alliances/"+out.ID)
+	c.Response().Header().Set("ETag", `"`+out.Rev+`"`)
+	return c.JSON(http.StatusCreated, out)
+}
+
+func (n *Node) handleGet(c echo.Context) error {
+	a, err := n.Get(c.Param("id"))
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("ETag", `"`+a.Rev+`"`)
+	return c.JSON(http.StatusOK, a)
+}
+
+func (n *Node) handleList(c echo.Context) error {
+	f := Filter{
+		Level:  schema.Level(c.QueryParam("level")),
+		Status: schema.Status(c.QueryParam("status")),
+		Query:  c.QueryParam("q"),
+		Token:  c.QueryParam("page_token"),
+	}
+	if cat := c.QueryParam("category"); cat != "" {
+		pc, ok := n.program.Category(cat)
+		if !ok {
+			return edge.FieldProblem("category", "is not one of the program's goal categories")
+		}
+		f.Category = pc.Code
+	}
+	limit, err := parseLimit(c.QueryParam("limit"))
+	if err != nil {
+		return err
+	}
+	f.Limit = limit
+	page, err := n.List(f)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, page)
+}
+
+// parseLimit reads the limit query parameter: 1 to MaxPageSize, DefaultPageSize if absent.
+func parseLimit(s string) (int, error) {
+	if s == "" {
+		return DefaultPageSize, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > MaxPageSize {
+		return 0, edge.FieldProblem("limit", "must be a whole number from 1 to "+strconv.Itoa(MaxPageSize))
+	}
+	return n, nil
+}
+
+func (n *Node) handleSync(c echo.Context) error {
+	if err := canWrite(c); err != nil {
+		return err
+	}
+	// A failed run still answers 200 with its counts and "error" (CONTRACT.md): the
+	// request succeeded in running the sync; what the sync met is in the body.
+	res, _ := n.Sync(c.Request().Context())
+	return c.JSON(http.StatusOK, res)
+}
+
+func (n *Node) handleSyncStatus(c echo.Context) error {
+	st, err := n.Status()
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, st)
+}

@@ -1,0 +1,286 @@
+package node
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/alliancehub/alliancehub/auth"
+	"github.com/alliancehub/alliancehub/hub/wire"
+	"github.com/alliancehub/alliancehub/internal/journal"
+	"github.com/cenkalti/backoff/v4"
+)
+
+// RetryPolicy bounds how a sync run retries a push the hub could not take.
+type RetryPolicy struct {
+	Initial time.Duration // first wait; zero means 1s
+	Max     time.Duration // cap on one wait; zero means 2m (minutes, never days: synapse#14513)
+	Budget  time.Duration // total retrying per run, after which the run fails and the next resumes; zero means 10m
+}
+
+func (p RetryPolicy) withDefaults() RetryPolicy {
+	if p.Initial <= 0 {
+		p.Initial = time.Second
+	}
+	if p.Max <= 0 {
+		p.Max = 2 * time.Minute
+	}
+	if p.Budget <= 0 {
+		p.Budget = 10 * time.Minute
+	}
+	return p
+}
+
+// SyncStatus is what GET /v1/sync/status reports.
+type SyncStatus struct {
+	LastRun       *RunStatus    `json:"last_run,omitempty"`
+	LastSuccessAt *time.Time    `json:"last_success_at,omitempty"`
+	LastError     string        `json:"last_error,omitempty"`
+	Cursor        uint64        `json:"checkpoint"` // last local sequence the hub acknowledged
+	LastSeq       uint64        `json:"last_seq"`   // last local sequence written
+	Outbox        uint64        `json:"outbox"`     // revisions waiting to be pushed
+	NextRun       *time.Time    `json:"next_run,omitempty"`
+	Rejected      []wire.Result `json:"rejected,omitempty"` // records the hub refused in the last run
+}
+
+// RunStatus describes one sync run.
+type RunStatus struct {
+	StartedAt  time.Time       `json:"started_at"`
+	FinishedAt time.Time       `json:"finished_at"`
+	Result     wire.SyncResult `json:"result"`
+}
+
+// Sync pushes every revision the hub has not acknowledged, in sequence order, in bounded
+// signed batches. The cursor advances only when the hub's answer covers a batch, so an
+// interrupted run resumes where it stopped and a re-sent batch changes nothing. Runs never
+// overlap.
+func (n *Node) Sync(ctx context.Context) (wire.SyncResult, error) {
+	n.syncMu.Lock()
+	defer n.syncMu.Unlock()
+	run := RunStatus{StartedAt: n.now().UTC()}
+	var rejected []wire.Result
+	err := n.push(ctx, &run.Result, &rejected)
+	run.FinishedAt = n.now().UTC()
+	if err != nil {
+		run.Result.Error = err.Error()
+	}
+	if serr := n.saveStatus(run, rejected); serr != nil && err == nil {
+		err = serr
+	}
+	n.log.Info("sync run", "pushed", run.Result.Pushed, "accepted", run.Result.Accepted,
+		"duplicate", run.Result.Duplicate, "stale", run.Result.Stale, "conflict", run.Result.Conflict,
+		"rejected", run.Result.Rejected, "error", run.Result.Error)
+	return run.Result, err
+}
+
+func (n *Node) push(ctx context.Context, res *wire.SyncResult, rejected *[]wire.Result) error {
+	for {
+		batch, err := n.nextBatch()
+		if err != nil || batch == nil {
+			return err
+		}
+		resp, err := n.pushWithRetry(ctx, batch)
+		if err != nil {
+			return err
+		}
+		if len(resp.Results) != len(batch.Records) || resp.Checkpoint < batch.SeqTo {
+			return fmt.Errorf("%w: %d results for %d records, checkpoint %d for a batch ending at %d",
+				errBadAnswer, len(resp.Results), len(batch.Records), resp.Checkpoint, batch.SeqTo)
+		}
+		for _, r := range resp.Results {
+			res.Count(r)
+			if r.Outcome == wire.Rejected {
+				*rejected = append(*rejected, r)
+			}
+		}
+		err = n.journal.Update(func(tx *journal.Tx) error {
+			return tx.PutUint(bucketMeta, keyPushCursor, batch.SeqTo)
+		})
+		if err != nil {
+			return fmt.Errorf("saving the push cursor: %w", err)
+		}
+	}
+}
+
+// nextBatch reads the revisions after the cursor, at most wire.MaxBatchRecords of them
+// and wire.MaxBatchBytes in all (but always at least one). nil means nothing to push.
+func (n *Node) nextBatch() (*wire.Batch, error) {
+	var b wire.Batch
+	size := 0
+	err := n.journal.View(func(tx *journal.Tx) error {
+		cursor := tx.GetUint(bucketMeta, keyPushCursor)
+		return tx.Scan(cursor, func(seq uint64, v []byte) error {
+			if len(b.Records) == wire.MaxBatchRecords || (len(b.Records) > 0 && size+len(v) > wire.MaxBatchBytes) {
+				return journal.ErrStop
+			}
+			if len(b.Records) == 0 {
+				b.SeqFrom = seq
+			}
+			b.SeqTo = seq
+			b.Records = append(b.Records, string(v))
+			size += len(v)
+			return nil
+		})
+	})
+	if err != nil || len(b.Records) == 0 {
+		return nil, err
+	}
+	var id [12]byte
+	crand.Read(id[:])
+	b.Program = n.program.Code
+	b.BatchID = hex.EncodeToString(id[:])
+	return &b, nil
+}
+
+// pushWithRetry sends a batch until the hub answers it, retrying network errors, 408, 429
+// and 5xx with exponential backoff and jitter, honouring Retry-After, within the run's
+// budget. Each attempt is signed afresh so its issued_at stays current.
+func (n *Node) pushWithRetry(ctx context.Context, batch *wire.Batch) (*wire.PushResponse, error) {
+	eb := backoff.NewExponentialBackOff(
+		backoff.WithInitialInterval(n.retry.Initial),
+		backoff.WithMaxInterval(n.retry.Max),
+		backoff.WithMaxElapsedTime(n.retry.Budget),
+		backoff.WithRandomizationFactor(0.5),
+	)
+	b := backoff.WithContext(eb, ctx)
+	for attempt := 1; ; attempt++ {
+		resp, err := n.pushOnce(ctx, batch)
+		if err == nil {
+			return resp, nil
+		}
+		if permanent(err) || ctx.Err() != nil {
+			return nil, err
+		}
+		wait := b.NextBackOff()
+		if wait == backoff.Stop {
+			return nil, fmt.Errorf("gave up after %d attempts in %s (the next run resumes): %w", attempt, eb.GetElapsedTime().Round(time.Second), err)
+		}
+		var he *HubError
+		if errors.As(err, &he) && he.RetryAfter > wait {
+			wait = min(he.RetryAfter, n.retry.Max)
+		}
+		n.log.Warn("push failed; retrying", "attempt", attempt, "wait", wait.String(), "err", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("sync stopped: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+func (n *Node) pushOnce(ctx context.Context, batch *wire.Batch) (*wire.PushResponse, error) {
+	now := n.now()
+	batch.IssuedAt = now.UTC()
+	signed, err := wire.SignBatch(n.key, batch)
+	if err != nil {
+		return nil, err
+	}
+	token, err := auth.MintToken(n.key, auth.TokenRequest{
+		Subject: "node:" + n.program.Code, Role: auth.RoleProgram, Program: n.program.Code,
+		TTL: 5 * time.Minute, Now: now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return n.hub.Push(ctx, token, signed)
+}
+
+func (n *Node) saveStatus(run RunStatus, rejected []wire.Result) error {
+	return n.journal.Update(func(tx *journal.Tx) error {
+		var st SyncStatus
+		if raw := tx.Get(bucketMeta, keySyncStatus); raw != nil {
+			json.Unmarshal(raw, &st)
+		}
+		st.LastRun = &run
+		st.Rejected = rejected
+		st.LastError = run.Result.Error
+		if run.Result.Error == "" {
+			t := run.FinishedAt
+			st.LastSuccessAt = &t
+		}
+		raw, err := json.Marshal(st)
+		if err != nil {
+			return err
+		}
+		return tx.Put(bucketMeta, keySyncStatus, raw)
+	})
+}
+
+// Status reports the last run, the cursor, the outbox depth and the next scheduled run.
+func (n *Node) Status() (*SyncStatus, error) {
+	var st SyncStatus
+	err := n.journal.View(func(tx *journal.Tx) error {
+		if raw := tx.Get(bucketMeta, keySyncStatus); raw != nil {
+			if err := json.Unmarshal(raw, &st); err != nil {
+				return err
+			}
+		}
+		st.Cursor = tx.GetUint(bucketMeta, keyPushCursor)
+		st.LastSeq = tx.LastSeq()
+		st.Outbox = st.LastSeq - st.Cursor
+		return nil
+	})
+	n.statusMu.Lock()
+	if !n.nextRun.IsZero() {
+		t := n.nextRun
+		st.NextRun = &t
+	}
+	n.statusMu.Unlock()
+	return &st, err
+}
+
+// clock is a time of day.
+type clock struct{ hour, minute int }
+
+func parseClock(s string) (clock, error) {
+	if s == "" {
+		return clock{hour: 2}, nil
+	}
+	t, err := time.Parse("15:04", s)
+	if err != nil {
+		return clock{}, fmt.Errorf("sync-at %q: want HH:MM (24-hour)", s)
+	}
+	return clock{hour: t.Hour(), minute: t.Minute()}, nil
+}
+
+// NextRun is the next nightly run after now: the configured time of day in the program's
+// time zone, plus up to SyncJitter so programs do not all arrive at once.
+func (n *Node) NextRun(now time.Time) time.Time {
+	loc := n.program.Location()
+	local := now.In(loc)
+	next := time.Date(local.Year(), local.Month(), local.Day(), n.syncAt.hour, n.syncAt.minute, 0, 0, loc)
+	if !next.After(local) {
+		next = time.Date(local.Year(), local.Month(), local.Day()+1, n.syncAt.hour, n.syncAt.minute, 0, 0, loc)
+	}
+	if n.jitter > 0 {
+		next = next.Add(rand.N(n.jitter))
+	}
+	return next
+}
+
+// schedule runs Sync every night until ctx ends.
+func (n *Node) schedule(ctx context.Context) {
+	for {
+		next := n.NextRun(n.now())
+		n.statusMu.Lock()
+		n.nextRun = next
+		n.statusMu.Unlock()
+		t := time.NewTimer(next.Sub(n.now()))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		if _, err := n.Sync(ctx); err != nil && ctx.Err() == nil {
+			n.log.Error("nightly sync failed", "err", err)
+		}
+	}
+}

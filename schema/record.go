@@ -1,0 +1,126 @@
+package schema
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Kind says what a record's body holds.
+type Kind string
+
+// Record kinds. Reports and tombstones are added by the node lifecycle work.
+const (
+	KindAlliance Kind = "alliance"
+)
+
+// Record is one signed revision of a record: the payload a node signs as a JWS. The body
+// travels as the exact bytes that were signed and hashed, so any reader can check the
+// revision hash and the signature offline, byte for byte.
+type Record struct {
+	ID       string          `json:"id"`
+	Kind     Kind            `json:"kind"`
+	Program  string          `json:"program"`
+	Rev      string          `json:"rev"`
+	PrevRev  string          `json:"prev_rev,omitempty"`
+	Seq      uint64          `json:"seq"`
+	IssuedAt time.Time       `json:"issued_at"`
+	Body     json.RawMessage `json:"body"`
+}
+
+// ErrBadRev is a revision that is malformed or does not match its content.
+var ErrBadRev = errors.New("revision does not match the record")
+
+// ErrBadID is a record id that is not PROGRAM-SUFFIX.
+var ErrBadID = errors.New("malformed record id")
+
+// NewRev computes the revision of a body that follows prev: "N-<hash>", where N is one
+// more than prev's generation and the hash is SHA-256 over the previous revision, a
+// newline and the body bytes (as CouchDB derives revisions from content and ancestry).
+func NewRev(prev string, body []byte) (string, error) {
+	gen := 0
+	if prev != "" {
+		g, _, err := ParseRev(prev)
+		if err != nil {
+			return "", err
+		}
+		gen = g
+	}
+	return fmt.Sprintf("%d-%s", gen+1, revHash(prev, body)), nil
+}
+
+func revHash(prev string, body []byte) string {
+	h := sha256.New()
+	h.Write([]byte(prev))
+	h.Write([]byte{'\n'})
+	h.Write(body)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+var revShape = regexp.MustCompile(`^([1-9][0-9]{0,9})-([0-9a-f]{64})$`)
+
+// ParseRev splits "N-hash" into its generation and hash.
+func ParseRev(rev string) (gen int, hash string, err error) {
+	m := revShape.FindStringSubmatch(rev)
+	if m == nil {
+		return 0, "", fmt.Errorf("%w: %q is not N-<sha256 hex>", ErrBadRev, rev)
+	}
+	gen, err = strconv.Atoi(m[1])
+	if err != nil {
+		return 0, "", fmt.Errorf("%w: %q", ErrBadRev, rev)
+	}
+	return gen, m[2], nil
+}
+
+// CheckRev recomputes the record's revision from its previous revision and body and
+// reports a mismatch as ErrBadRev.
+func (r *Record) CheckRev() error {
+	want, err := NewRev(r.PrevRev, r.Body)
+	if err != nil {
+		return err
+	}
+	if want != r.Rev {
+		return fmt.Errorf("%w: rev %s, content gives %s", ErrBadRev, r.Rev, want)
+	}
+	return nil
+}
+
+// crockford is base32 without the letters that read as digits, in lower case.
+var crockford = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
+
+// NewID makes a globally unique record id owned by program: "MI-" and 16 random base32
+// characters (80 bits), so two nodes, or a node restored from backup, never collide.
+func NewID(program string) string {
+	var b [10]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("crypto/rand: " + err.Error()) // never fails on supported platforms
+	}
+	return program + "-" + crockford.EncodeToString(b[:])
+}
+
+var idSuffix = regexp.MustCompile(`^[0-9a-zA-Z][0-9a-zA-Z._-]{0,63}$`)
+
+// ProgramOfID returns the owner program prefix of a record id ("MI-..." is MI's).
+func ProgramOfID(id string) (string, error) {
+	prog, rest, ok := strings.Cut(id, "-")
+	if !ok || !ValidProgramCode(prog) || !idSuffix.MatchString(rest) {
+		return "", fmt.Errorf("%w: %q is not PROGRAM-SUFFIX", ErrBadID, id)
+	}
+	return prog, nil
+}
+
+// AllianceBody is the canonical body of an Alliance revision: its JSON without the
+// revision (which is derived from the body).
+func AllianceBody(a *Alliance) ([]byte, error) {
+	c := *a
+	c.Rev = ""
+	return json.Marshal(&c)
+}

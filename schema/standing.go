@@ -1,0 +1,51 @@
+package schema
+
+// Standing is where an Alliance stands on a given date, derived from its recorded status
+// and dates (CONTRACT.md, roster).
+type Standing string
+
+// Standings.
+const (
+	StandingDraft      Standing = "draft"
+	StandingActive     Standing = "active"
+	StandingExpiring   Standing = "expiring"
+	StandingExpired    Standing = "expired"
+	StandingConcluded  Standing = "concluded"
+	StandingTerminated Standing = "terminated"
+	StandingAmbassador Standing = "ambassador"
+)
+
+// ExpiringWindowDays: an Alliance whose term ends within this many days is "expiring"
+// (CONTRACT.md).
+const ExpiringWindowDays = 90
+
+// Standing computes where the Alliance stands on asOf. A partial expiry date counts to
+// the end of the month or year it names, so an Alliance is never shown expired early.
+func (a *Alliance) Standing(asOf Date) Standing {
+	day := asOf.First()
+	switch a.Status {
+	case StatusDraft:
+		return StandingDraft
+	case StatusConcluded:
+		return StandingConcluded
+	case StatusAmbassador:
+		return StandingAmbassador
+	case StatusTerminated:
+		// Termination takes effect 30 days after notice (seed 001); until then the
+		// Alliance is still in force.
+		if t := a.Termination; t == nil || !t.EffectiveOn.First().After(day) {
+			return StandingTerminated
+		}
+	}
+	if a.ExpiresOn.IsZero() {
+		return StandingActive
+	}
+	end := a.ExpiresOn.Last()
+	switch {
+	case end.Before(day):
+		return StandingExpired
+	case !end.After(day.AddDate(0, 0, ExpiringWindowDays)):
+		return StandingExpiring
+	}
+	return StandingActive
+}
