@@ -1,0 +1,468 @@
+package hub_test
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alliancehub/alliancehub/auth"
+	"github.com/alliancehub/alliancehub/hub/hubtest"
+	"github.com/alliancehub/alliancehub/hub/wire"
+	"github.com/alliancehub/alliancehub/schema"
+	"github.com/google/go-cmp/cmp"
+)
+
+// rosterPage is the roster answer as a client reads it.
+type rosterPage struct {
+	Items         []wire.RosterItem `json:"items"`
+	Total         int               `json:"total"`
+	NextPageToken string            `json:"next_page_token"`
+}
+
+func roster(t *testing.T, h *hubtest.Hub, query string) rosterPage {
+	t.Helper()
+	resp, body := hubtest.Do(t, http.MethodGet, h.URL+"/v1/roster"+query, h.Token(t, auth.RoleAnalyst, ""), nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("roster: %d %s", resp.StatusCode, body)
+	}
+	var p rosterPage
+	hubtest.DecodeJSON(t, body, &p)
+	return p
+}
+
+func create(t *testing.T, n *hubtest.Node, body string) schema.Alliance {
+	t.Helper()
+	resp, raw := hubtest.Do(t, http.MethodPost, n.URL+"/v1/alliances", n.Token, []byte(body))
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create on %s: %d %s", n.Program().Code, resp.StatusCode, raw)
+	}
+	var a schema.Alliance
+	hubtest.DecodeJSON(t, raw, &a)
+	if got := resp.Header.Get("ETag"); got != `"`+a.Rev+`"` {
+		t.Errorf("ETag = %s, want the rev %q", got, a.Rev)
+	}
+	return a
+}
+
+func syncNode(t *testing.T, n *hubtest.Node) wire.SyncResult {
+	t.Helper()
+	resp, raw := hubtest.Do(t, http.MethodPost, n.URL+"/v1/sync", n.Token, nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("sync %s: %d %s", n.Program().Code, resp.StatusCode, raw)
+	}
+	var res wire.SyncResult
+	hubtest.DecodeJSON(t, raw, &res)
+	return res
+}
+
+const (
+	miAGC = `{"office":"Construction Safety and Health Division",
+		"participants":[{"name":"Associated General Contractors of Michigan","type":"association"}],
+		"goals":[{"category":"Outreach and Communication","description":"Newsletters"},{"category":"training-education"}],
+		"signed_on":"2024-05-14"}`
+	miFarm = `{"participants":[{"name":"Michigan Farm Bureau"}],
+		"goals":[{"category":"outreach-communication"},{"category":"rulemaking-awareness"}],"signed_on":"2025-10"}`
+	nvNCA = `{"participants":[{"name":"Nevada Contractors Association"}],
+		"goals":[{"category":"safety-dialogue"},{"category":"training-education"}],"signed_on":"2025-01-15"}`
+)
+
+// TestEndToEnd: Alliances created on the MI and NV nodes reach the national roster with
+// their national categories and provenance, and survive a hub restart.
+func TestEndToEnd(t *testing.T) {
+	h := hubtest.StartHub(t, nil)
+	mi := hubtest.StartNode(t, h, "MI")
+	nv := hubtest.StartNode(t, h, "NV")
+
+	agc := create(t, mi, miAGC)
+	farm := create(t, mi, miFarm)
+	nca := create(t, nv, nvNCA)
+
+	if got, want := syncNode(t, mi), (wire.SyncResult{Pushed: 2, Accepted: 2}); got != want {
+		t.Errorf("MI sync = %+v, want %+v", got, want)
+	}
+	if got, want := syncNode(t, nv), (wire.SyncResult{Pushed: 1, Accepted: 1}); got != want {
+		t.Errorf("NV sync = %+v, want %+v", got, want)
+	}
+	// Nothing is pushed twice: the cursor advanced on the hub's acknowledgement.
+	if got := syncNode(t, mi); got != (wire.SyncResult{}) {
+		t.Errorf("second MI sync = %+v, want nothing pushed", got)
+	}
+
+	check := func(t *testing.T) {
+		t.Helper()
+		r := roster(t, h, "?as_of=2026-01-01")
+		if r.Total != 3 {
+			t.Fatalf("roster total = %d, want 3", r.Total)
+		}
+		byID := map[string]wire.RosterItem{}
+		for _, it := range r.Items {
+			byID[it.ID] = it
+		}
+		for _, tc := range []struct {
+			a    schema.Alliance
+			kid  string
+			cats []string
+		}{
+			{agc, mi.Key.KeyID(), []string{"training", "outreach"}},
+			{farm, mi.Key.KeyID(), []string{"awareness", "outreach"}},
+			{nca, nv.Key.KeyID(), []string{"training", "dialogue"}},
+		} {
+			it, ok := byID[tc.a.ID]
+			if !ok {
+				t.Errorf("%s missing from the roster", tc.a.ID)
+				continue
+			}
+			if diff := cmp.Diff(tc.a, *it.Alliance); diff != "" {
+				t.Errorf("roster record %s (-want +got):\n%s", tc.a.ID, diff)
+			}
+			if diff := cmp.Diff(tc.cats, it.NationalCategories); diff != "" {
+				t.Errorf("%s national_categories (-want +got):\n%s", tc.a.ID, diff)
+			}
+			if it.Provenance.Kid != tc.kid || it.Provenance.SignedAt.IsZero() || it.Provenance.ReceivedAt.Before(it.Provenance.SignedAt) {
+				t.Errorf("%s provenance = %+v, want kid %s and received after signed", tc.a.ID, it.Provenance, tc.kid)
+			}
+			if it.Standing != schema.StandingActive {
+				t.Errorf("%s standing = %s, want active", tc.a.ID, it.Standing)
+			}
+		}
+		// A label was stored as the program's code.
+		if got := byID[agc.ID].Goals[0].Category; got != "outreach-communication" {
+			t.Errorf("label stored as %q, want the code outreach-communication", got)
+		}
+		if got := roster(t, h, "?program=NV").Total; got != 1 {
+			t.Errorf("program=NV total = %d, want 1", got)
+		}
+		if got := roster(t, h, "?category=awareness").Total; got != 1 {
+			t.Errorf("category=awareness total = %d, want 1", got)
+		}
+		if got := roster(t, h, "?q=contractors").Total; got != 2 {
+			t.Errorf("q=contractors total = %d, want 2", got)
+		}
+	}
+	check(t)
+	h.Restart(t)
+	check(t)
+
+	// The hub's checkpoint for MI survived the restart: a resend is not needed.
+	if got := syncNode(t, mi); got != (wire.SyncResult{}) {
+		t.Errorf("MI sync after hub restart = %+v, want nothing pushed", got)
+	}
+}
+
+func TestRosterPagingAndCSV(t *testing.T) {
+	h := hubtest.StartHub(t, nil)
+	nv := hubtest.StartNode(t, h, "NV")
+	var ids []string
+	for i := range 5 {
+		a := create(t, nv, strings.Replace(nvNCA, "Nevada Contractors Association", "Contractor "+string(rune('A'+i)), 1))
+		ids = append(ids, a.ID)
+	}
+	syncNode(t, nv)
+	var got []string
+	token := ""
+	for pages := 0; ; pages++ {
+		if pages > 5 {
+			t.Fatal("paging does not end")
+		}
+		q := "?limit=2"
+		if token != "" {
+			q += "&page_token=" + token
+		}
+		p := roster(t, h, q)
+		if p.Total != 5 {
+			t.Errorf("total = %d on every page, want 5", p.Total)
+		}
+		for _, it := range p.Items {
+			got = append(got, it.ID)
+		}
+		if token = p.NextPageToken; token == "" {
+			break
+		}
+	}
+	if len(got) != 5 {
+		t.Errorf("paged through %d records, want 5: %v", len(got), got)
+	}
+
+	resp, body := hubtest.Do(t, http.MethodGet, h.URL+"/v1/roster?format=csv&program=NV", h.Token(t, auth.RoleAnalyst, ""), nil)
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/csv") {
+		t.Fatalf("csv: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	lines := strings.Split(strings.TrimSpace(string(body)), "\n")
+	if len(lines) != 6 || !strings.Contains(lines[0], "national_categories") || !strings.Contains(lines[1], "training; dialogue") {
+		t.Errorf("csv = %q, want a header with national_categories and 5 rows", body)
+	}
+}
+
+// problem is an RFC 9457 answer.
+type problem struct {
+	Type   string              `json:"type"`
+	Title  string              `json:"title"`
+	Status int                 `json:"status"`
+	Detail string              `json:"detail"`
+	Errors []schema.FieldError `json:"errors"`
+}
+
+func wantProblem(t *testing.T, resp *http.Response, body []byte, status int, slug string) problem {
+	t.Helper()
+	if resp.StatusCode != status {
+		t.Fatalf("status = %d, want %d: %s", resp.StatusCode, status, body)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Errorf("Content-Type = %q, want application/problem+json", ct)
+	}
+	var p problem
+	hubtest.DecodeJSON(t, body, &p)
+	if p.Type != "urn:alliancehub:problem:"+slug || p.Status != status || p.Title == "" {
+		t.Errorf("problem = %+v, want type slug %q and status %d", p, slug, status)
+	}
+	return p
+}
+
+// pushRaw sends a push body as is.
+func pushRaw(t *testing.T, h *hubtest.Hub, token, contentType string, body []byte) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, h.URL+"/v1/sync/push", strings.NewReader(string(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", contentType)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, raw
+}
+
+// record builds a valid signed Alliance revision for program, signed by k.
+func record(t *testing.T, k *auth.Key, program, id string, seq uint64, edit func(*schema.Alliance, *schema.Record)) string {
+	t.Helper()
+	cat, _ := schema.LoadCatalog()
+	def, _ := cat.Get(program)
+	a := &schema.Alliance{ID: id, Participants: []schema.Participant{{Name: "Test Association"}}, SignedOn: schema.MustDate("2025-06-01")}
+	for _, c := range def.Categories {
+		a.Goals = append(a.Goals, schema.Goal{Category: c.Code})
+	}
+	a.Normalize(def)
+	rec := &schema.Record{ID: id, Kind: schema.KindAlliance, Program: program, Seq: seq, IssuedAt: time.Now().UTC()}
+	if edit != nil {
+		edit(a, rec)
+	}
+	body, err := schema.AllianceBody(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Body = body
+	if rec.Rev == "" {
+		rec.Rev, _ = schema.NewRev(rec.PrevRev, body)
+	}
+	jws, err := wire.SignRecord(k, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return jws
+}
+
+func batch(t *testing.T, k *auth.Key, program string, issued time.Time, records ...string) []byte {
+	t.Helper()
+	b := &wire.Batch{Program: program, BatchID: "test-batch", SeqFrom: 1, SeqTo: uint64(len(records)), IssuedAt: issued, Records: records}
+	jws, err := wire.SignBatch(k, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []byte(jws)
+}
+
+// tamper flips one character of a compact JWS's payload segment, keeping it valid
+// base64url.
+func tamper(jws string) string {
+	parts := strings.Split(jws, ".")
+	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	// A record's body names "Test Association"; a batch's id is "test-batch".
+	payload = []byte(strings.NewReplacer("Test Association", "Tost Association", "test-batch", "tost-batch").Replace(string(payload)))
+	parts[1] = base64.RawURLEncoding.EncodeToString(payload)
+	return strings.Join(parts, ".")
+}
+
+// TestPushRefusals: every bad push is refused with a problem (or a per-record rejection
+// inside a valid batch) and changes nothing on the hub.
+func TestPushRefusals(t *testing.T) {
+	h := hubtest.StartHub(t, nil)
+	miKey, _ := auth.GenerateKey()
+	nvKey, _ := auth.GenerateKey()
+	strangerKey, _ := auth.GenerateKey()
+	h.Enroll(t, "MI", miKey)
+	h.Enroll(t, "NV", nvKey)
+	miToken := hubtest.Token(t, miKey, auth.RoleProgram, "MI")
+	now := time.Now()
+	good := func(seq uint64) string { return record(t, miKey, "MI", schema.NewID("MI"), seq, nil) }
+
+	expiredToken, err := auth.MintToken(miKey, auth.TokenRequest{Subject: "x", Role: auth.RoleProgram, Program: "MI", TTL: time.Minute, Now: now.Add(-time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := make([]byte, wire.MaxPushBody+1)
+	for i := range big {
+		big[i] = 'a'
+	}
+
+	refusals := []struct {
+		name   string
+		token  string
+		ctype  string
+		body   []byte
+		status int
+		slug   string
+	}{
+		{"missing token", "", wire.MediaTypeJOSE, batch(t, miKey, "MI", now, good(1)), 401, "unauthenticated"},
+		{"expired token", expiredToken, wire.MediaTypeJOSE, batch(t, miKey, "MI", now, good(1)), 401, "token-expired"},
+		{"token from an unknown key", hubtest.Token(t, strangerKey, auth.RoleProgram, "MI"), wire.MediaTypeJOSE, batch(t, miKey, "MI", now, good(1)), 401, "unauthenticated"},
+		{"program key minting for another program", hubtest.Token(t, miKey, auth.RoleProgram, "NV"), wire.MediaTypeJOSE, batch(t, nvKey, "NV", now, good(1)), 401, "unauthenticated"},
+		{"analyst may not push", h.Token(t, auth.RoleAnalyst, ""), wire.MediaTypeJOSE, batch(t, miKey, "MI", now, good(1)), 403, "forbidden"},
+		{"batch signed by an unknown key", miToken, wire.MediaTypeJOSE, batch(t, strangerKey, "MI", now, good(1)), 401, "unknown-key"},
+		{"tampered batch", miToken, wire.MediaTypeJOSE, []byte(tamper(string(batch(t, miKey, "MI", now, good(1))))), 401, "bad-signature"},
+		{"batch for another program", miToken, wire.MediaTypeJOSE, batch(t, miKey, "NV", now, good(1)), 403, "not-owner"},
+		{"batch of another program's node", miToken, wire.MediaTypeJOSE, batch(t, nvKey, "NV", now, record(t, nvKey, "NV", schema.NewID("NV"), 1, nil)), 403, "not-owner"},
+		{"malformed body", miToken, wire.MediaTypeJOSE, []byte("this is not a JWS"), 400, "malformed-jws"},
+		{"record JWS as a batch", miToken, wire.MediaTypeJOSE, []byte(good(1)), 400, "malformed-jws"},
+		{"wrong content type", miToken, "application/json", batch(t, miKey, "MI", now, good(1)), 415, "unsupported-media-type"},
+		{"oversized body", miToken, wire.MediaTypeJOSE, big, 413, "too-large"},
+		{"clock skew", miToken, wire.MediaTypeJOSE, batch(t, miKey, "MI", now.Add(-time.Hour), good(1)), 400, "clock-skew"},
+		{"empty batch", miToken, wire.MediaTypeJOSE, batch(t, miKey, "MI", now), 400, "bad-batch"},
+	}
+	for _, tc := range refusals {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := pushRaw(t, h, tc.token, tc.ctype, tc.body)
+			wantProblem(t, resp, body, tc.status, tc.slug)
+			assertEmpty(t, h)
+		})
+	}
+
+	// Inside a validly signed batch, each bad record is rejected with its reason and
+	// nothing of it is stored.
+	rejections := []struct {
+		name   string
+		record string
+		reason string
+	}{
+		{"tampered record", tamper(good(1)), "signature"},
+		{"record signed by an unknown key", record(t, strangerKey, "MI", schema.NewID("MI"), 1, nil), "unknown signing key"},
+		{"record signed by another program's key", record(t, nvKey, "MI", schema.NewID("MI"), 1, nil), "not the owner program"},
+		{"record for another program", record(t, miKey, "NV", schema.NewID("NV"), 1, nil), "not the owner program"},
+		{"id of another program", record(t, miKey, "MI", schema.NewID("NV"), 1, func(a *schema.Alliance, r *schema.Record) { a.ID = r.ID }), "not the owner program"},
+		{"hash mismatch", record(t, miKey, "MI", schema.NewID("MI"), 1, func(a *schema.Alliance, r *schema.Record) {
+			r.Rev = "1-" + strings.Repeat("ab", 32)
+		}), "revision does not match"},
+		{"invalid Alliance", record(t, miKey, "MI", schema.NewID("MI"), 1, func(a *schema.Alliance, r *schema.Record) {
+			a.Goals = []schema.Goal{{Category: "training-education"}} // MIOSHA requires an outreach goal (seed 004)
+		}), "requires a goal in category"},
+		{"sequence outside the batch", good(7), "out of order"},
+	}
+	for _, tc := range rejections {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := pushRaw(t, h, miToken, wire.MediaTypeJOSE, batch(t, miKey, "MI", now, tc.record))
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("status %d, want 200 with a per-record rejection: %s", resp.StatusCode, body)
+			}
+			var pr wire.PushResponse
+			hubtest.DecodeJSON(t, body, &pr)
+			if len(pr.Results) != 1 || pr.Results[0].Outcome != wire.Rejected || !strings.Contains(pr.Results[0].Reason, tc.reason) {
+				t.Errorf("results = %+v, want one rejection mentioning %q", pr.Results, tc.reason)
+			}
+			if got := roster(t, h, "").Total; got != 0 {
+				t.Errorf("roster holds %d records after a rejection, want 0", got)
+			}
+		})
+	}
+}
+
+// assertEmpty checks that nothing reached the roster and no checkpoint moved.
+func assertEmpty(t *testing.T, h *hubtest.Hub) {
+	t.Helper()
+	if got := roster(t, h, "").Total; got != 0 {
+		t.Errorf("roster holds %d records, want 0", got)
+	}
+	for _, p := range h.Programs() {
+		if p.Sync.Checkpoint != 0 || p.Sync.LastPushAt != nil {
+			t.Errorf("program %s sync state moved: %+v", p.Code, p.Sync)
+		}
+	}
+}
+
+// TestPushIdempotentAndConflict: a re-sent batch is answered duplicate and changes
+// nothing; a competing revision is kept and marks the record conflicted.
+func TestPushIdempotentAndConflict(t *testing.T) {
+	h := hubtest.StartHub(t, nil)
+	miKey, _ := auth.GenerateKey()
+	h.Enroll(t, "MI", miKey)
+	token := hubtest.Token(t, miKey, auth.RoleProgram, "MI")
+	id := schema.NewID("MI")
+	rev1 := record(t, miKey, "MI", id, 1, nil)
+	push := func(records ...string) wire.PushResponse {
+		t.Helper()
+		resp, body := pushRaw(t, h, token, wire.MediaTypeJOSE, batch(t, miKey, "MI", time.Now(), records...))
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("push: %d %s", resp.StatusCode, body)
+		}
+		var pr wire.PushResponse
+		hubtest.DecodeJSON(t, body, &pr)
+		return pr
+	}
+	if got := push(rev1).Results[0].Outcome; got != wire.Accepted {
+		t.Fatalf("first push = %s, want accepted", got)
+	}
+	for range 3 {
+		pr := push(rev1)
+		if pr.Results[0].Outcome != wire.Duplicate || pr.Checkpoint != 1 {
+			t.Fatalf("re-sent batch = %+v, want duplicate and checkpoint 1", pr)
+		}
+	}
+	prev := roster(t, h, "").Items[0].Rev
+	branch := func(office string) func(*schema.Alliance, *schema.Record) {
+		return func(a *schema.Alliance, r *schema.Record) { a.Office = office; r.PrevRev = prev }
+	}
+	left := record(t, miKey, "MI", id, 1, branch("Lansing"))
+	right := record(t, miKey, "MI", id, 1, branch("Detroit"))
+	if got := push(left).Results[0].Outcome; got != wire.Accepted {
+		t.Fatalf("rev 2 = %s, want accepted", got)
+	}
+	if got := push(right).Results[0].Outcome; got != wire.Conflict {
+		t.Fatalf("competing rev 2 = %s, want conflict", got)
+	}
+	// The older revision is now an ancestor of what the hub holds.
+	if got := push(rev1).Results[0].Outcome; got != wire.Duplicate {
+		t.Errorf("rev 1 again = %s, want duplicate", got)
+	}
+	r := roster(t, h, "")
+	if r.Total != 1 || !r.Items[0].Conflict {
+		t.Fatalf("roster = %+v, want one conflicted record", r)
+	}
+	// The winner is deterministic: same generation, higher hash.
+	var l, rr schema.Record
+	for _, pair := range []struct {
+		jws string
+		rec *schema.Record
+	}{{left, &l}, {right, &rr}} {
+		payload, _, _ := auth.UnverifiedPayload(pair.jws)
+		json.Unmarshal(payload, pair.rec)
+	}
+	want := max(l.Rev, rr.Rev)
+	if r.Items[0].Rev != want {
+		t.Errorf("winner = %s, want the higher hash %s", r.Items[0].Rev, want)
+	}
+	h.Restart(t)
+	if got := roster(t, h, ""); got.Items[0].Rev != want || !got.Items[0].Conflict {
+		t.Errorf("after restart: %+v, want winner %s still conflicted", got.Items[0], want)
+	}
+}

@@ -1,0 +1,369 @@
+package node_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/alliancehub/alliancehub/auth"
+	"github.com/alliancehub/alliancehub/hub/hubtest"
+	"github.com/alliancehub/alliancehub/hub/wire"
+	"github.com/alliancehub/alliancehub/node"
+	"github.com/alliancehub/alliancehub/schema"
+	"github.com/google/go-cmp/cmp"
+)
+
+const agc = `{"office":"Construction Safety and Health Division",
+	"participants":[{"name":"Associated General Contractors of Michigan","type":"association"}],
+	"goals":[{"category":"outreach-communication"}],"signed_on":"2024-05-14"}`
+
+type listPage struct {
+	Items         []schema.Alliance `json:"items"`
+	Total         int               `json:"total"`
+	NextPageToken string            `json:"next_page_token"`
+}
+
+func list(t *testing.T, n *hubtest.Node, query string) listPage {
+	t.Helper()
+	resp, body := hubtest.Do(t, http.MethodGet, n.URL+"/v1/alliances"+query, n.Token, nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("list: %d %s", resp.StatusCode, body)
+	}
+	var p listPage
+	hubtest.DecodeJSON(t, body, &p)
+	return p
+}
+
+func status(t *testing.T, n *hubtest.Node) node.SyncStatus {
+	t.Helper()
+	resp, body := hubtest.Do(t, http.MethodGet, n.URL+"/v1/sync/status", n.Token, nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status: %d %s", resp.StatusCode, body)
+	}
+	var st node.SyncStatus
+	hubtest.DecodeJSON(t, body, &st)
+	return st
+}
+
+func TestCreateGetList(t *testing.T) {
+	h := hubtest.StartHub(t, nil)
+	mi := hubtest.StartNode(t, h, "MI")
+	resp, body := hubtest.Do(t, http.MethodPost, mi.URL+"/v1/alliances", mi.Token, []byte(agc))
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create: %d %s", resp.StatusCode, body)
+	}
+	var a schema.Alliance
+	hubtest.DecodeJSON(t, body, &a)
+	// MIOSHA agreements run three years (DOMAIN.md, Lifecycle); the level is the
+	// program's only one.
+	if a.TermMonths != 36 || a.ExpiresOn.String() != "2027-05-14" || a.Level != schema.LevelState || a.Status != schema.StatusActive {
+		t.Errorf("created %+v, want 36 months to 2027-05-14, level state, active", a)
+	}
+	if !strings.HasPrefix(a.ID, "MI-") || resp.Header.Get("Location") != "/v1/alliances/"+a.ID {
+		t.Errorf("id %q, Location %q", a.ID, resp.Header.Get("Location"))
+	}
+	resp, body = hubtest.Do(t, http.MethodGet, mi.URL+"/v1/alliances/"+a.ID, mi.Token, nil)
+	var got schema.Alliance
+	hubtest.DecodeJSON(t, body, &got)
+	if diff := cmp.Diff(a, got); diff != "" || resp.Header.Get("ETag") != `"`+a.Rev+`"` {
+		t.Errorf("get (-want +got):\n%s\nETag %s", diff, resp.Header.Get("ETag"))
+	}
+	resp, body = hubtest.Do(t, http.MethodGet, mi.URL+"/v1/alliances/MI-nosuchrecord", mi.Token, nil)
+	if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(body), "urn:alliancehub:problem:not-found") {
+		t.Errorf("missing record: %d %s", resp.StatusCode, body)
+	}
+
+	for i := range 4 {
+		hubtest.Do(t, http.MethodPost, mi.URL+"/v1/alliances", mi.Token,
+			[]byte(strings.Replace(agc, "Associated General Contractors", "Partner "+string(rune('A'+i)), 1)))
+	}
+	var ids []string
+	q := "?limit=2"
+	for pages := 0; ; pages++ {
+		if pages > 3 {
+			t.Fatal("paging does not end")
+		}
+		p := list(t, mi, q)
+		if p.Total != 5 {
+			t.Errorf("total = %d, want 5", p.Total)
+		}
+		for _, it := range p.Items {
+			ids = append(ids, it.ID)
+		}
+		if p.NextPageToken == "" {
+			break
+		}
+		q = "?limit=2&page_token=" + p.NextPageToken
+	}
+	if len(ids) != 5 {
+		t.Errorf("paged %d records, want 5", len(ids))
+	}
+	if got := list(t, mi, "?q=partner").Total; got != 4 {
+		t.Errorf("q=partner total = %d, want 4", got)
+	}
+	if got := list(t, mi, "?category=Outreach%20and%20Communication").Total; got != 5 {
+		t.Errorf("category by label total = %d, want 5", got)
+	}
+}
+
+// TestBadInput: every bad request is a problem naming what is wrong, and nothing is
+// stored or queued.
+func TestBadInput(t *testing.T) {
+	h := hubtest.StartHub(t, nil)
+	mi := hubtest.StartNode(t, h, "MI")
+	other, _ := auth.GenerateKey()
+	cases := []struct {
+		name   string
+		token  string
+		body   string
+		status int
+		fields []string
+	}{
+		{"every failing field at once", mi.Token,
+			`{"level":"national","participants":[{"name":"","contact":{"email":"nope"}}],"goals":[{"category":"safety-dialogue"}],"signed_on":"2024-05-14","term_months":500,"id":"MI-x"}`,
+			422, []string{"id", "level", "participants[0].name", "participants[0].contact.email", "goals[0].category", "goals", "term_months"}},
+		// Each MIOSHA Alliance must include an outreach and promotion goal (seed 004).
+		{"MIOSHA outreach goal", mi.Token, `{"participants":[{"name":"A"}],"goals":[{"category":"training-education"}],"signed_on":"2024-05-14"}`, 422, []string{"goals"}},
+		{"signed_on required unless draft", mi.Token, `{"participants":[{"name":"A"}],"goals":[{"category":"outreach-communication"}],"status":"active"}`, 422, []string{"signed_on"}},
+		{"expires_on is derived", mi.Token, `{"participants":[{"name":"A"}],"goals":[{"category":"outreach-communication"}],"signed_on":"2024-05-14","expires_on":"2030-01-01"}`, 422, []string{"expires_on"}},
+		{"unknown field", mi.Token, `{"participant":"A"}`, 400, []string{"participant"}},
+		{"wrong type", mi.Token, `{"term_months":"two years"}`, 400, []string{"term_months"}},
+		{"bad date", mi.Token, `{"signed_on":"05/14/2024"}`, 400, nil},
+		{"malformed JSON", mi.Token, `{"participants":[`, 400, nil},
+		{"trailing data", mi.Token, `{} {}`, 400, nil},
+		{"oversized body", mi.Token, `{"office":"` + strings.Repeat("x", 2<<20) + `"}`, 413, nil},
+		{"no token", "", agc, 401, nil},
+		{"token from another key", hubtest.Token(t, other, auth.RoleProgram, "MI"), agc, 401, nil},
+		{"token for another program", hubtest.Token(t, mi.Key, auth.RoleProgram, "NV"), agc, 403, nil},
+		{"analyst may read, not write", hubtest.Token(t, mi.Key, auth.RoleAnalyst, ""), agc, 403, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := hubtest.Do(t, http.MethodPost, mi.URL+"/v1/alliances", tc.token, []byte(tc.body))
+			if resp.StatusCode != tc.status || resp.Header.Get("Content-Type") != "application/problem+json" {
+				t.Fatalf("got %d %s %s, want %d problem+json", resp.StatusCode, resp.Header.Get("Content-Type"), body, tc.status)
+			}
+			var p struct {
+				Errors []schema.FieldError `json:"errors"`
+			}
+			hubtest.DecodeJSON(t, body, &p)
+			var fields []string
+			for _, f := range p.Errors {
+				fields = append(fields, f.Field)
+			}
+			if diff := cmp.Diff(tc.fields, fields); tc.fields != nil && diff != "" {
+				t.Errorf("failing fields (-want +got):\n%s\n%s", diff, body)
+			}
+			if got := list(t, mi, "").Total; got != 0 {
+				t.Errorf("%d records stored, want 0", got)
+			}
+			if st := status(t, mi); st.LastSeq != 0 {
+				t.Errorf("outbox holds %d revisions, want 0", st.LastSeq)
+			}
+		})
+	}
+	// A read with an analyst token is allowed.
+	resp, _ := hubtest.Do(t, http.MethodGet, mi.URL+"/v1/alliances", hubtest.Token(t, mi.Key, auth.RoleAnalyst, ""), nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("analyst list: %d", resp.StatusCode)
+	}
+}
+
+// TestRestartKeepsRecordsAndCursor: what the node acknowledged is there after it
+// reopens its store, and what the hub acknowledged is not pushed again.
+func TestRestartKeepsRecordsAndCursor(t *testing.T) {
+	h := hubtest.StartHub(t, nil)
+	mi := hubtest.StartNode(t, h, "MI")
+	var want []schema.Alliance
+	for range 3 {
+		_, body := hubtest.Do(t, http.MethodPost, mi.URL+"/v1/alliances", mi.Token, []byte(agc))
+		var a schema.Alliance
+		hubtest.DecodeJSON(t, body, &a)
+		want = append(want, a)
+	}
+	res, err := mi.Sync(t.Context())
+	if err != nil || res.Accepted != 3 {
+		t.Fatalf("sync = %+v, %v", res, err)
+	}
+	if err := mi.Close(); err != nil {
+		t.Fatal(err)
+	}
+	reopened, err := node.New(node.Config{Program: mi.Program(), Key: mi.Key, DataDir: mi.Dir, HubURL: h.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reopened.Close()
+	for _, a := range want {
+		got, err := reopened.Get(a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(a, *got); diff != "" {
+			t.Errorf("after restart (-want +got):\n%s", diff)
+		}
+	}
+	res, err = reopened.Sync(t.Context())
+	if err != nil || res != (wire.SyncResult{}) {
+		t.Errorf("sync after restart = %+v, %v; want nothing pushed", res, err)
+	}
+	st, err := reopened.Status()
+	if err != nil || st.Cursor != 3 || st.Outbox != 0 || st.LastRun == nil || st.LastSuccessAt == nil {
+		t.Errorf("status = %+v, %v", st, err)
+	}
+}
+
+// faultyHub puts a real hub behind a front that answers the first failures pushes with
+// the given status, then passes requests through.
+func faultyHub(t *testing.T, h *hubtest.Hub, failures int32, status int, retryAfter string) (*httptest.Server, *atomic.Int32) {
+	t.Helper()
+	target, _ := url.Parse(h.URL)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) <= failures {
+			if retryAfter != "" {
+				w.Header().Set("Retry-After", retryAfter)
+			}
+			w.Header().Set("Content-Type", "application/problem+json")
+			w.WriteHeader(status)
+			fmt.Fprintf(w, `{"type":"urn:alliancehub:problem:injected","title":%q,"status":%d,"detail":"injected fault"}`, http.StatusText(status), status)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &calls
+}
+
+func TestSyncRetries(t *testing.T) {
+	cases := []struct {
+		name       string
+		failures   int32
+		status     int
+		retryAfter string
+		wantCalls  int32
+		wantErr    bool
+		wantAccept int
+	}{
+		{"503 with Retry-After, then success", 2, http.StatusServiceUnavailable, "0", 3, false, 1},
+		{"429, then success", 1, http.StatusTooManyRequests, "", 2, false, 1},
+		{"500, then success", 3, http.StatusInternalServerError, "", 4, false, 1},
+		{"400 is permanent: not retried", 100, http.StatusBadRequest, "", 1, true, 0},
+		{"403 is permanent: not retried", 100, http.StatusForbidden, "", 1, true, 0},
+		{"5xx beyond the budget fails the run", 1 << 30, http.StatusBadGateway, "", -1, true, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := hubtest.StartHub(t, nil)
+			var front *httptest.Server
+			var calls *atomic.Int32
+			mi := hubtest.StartNode(t, h, "MI", func(c *node.Config) {
+				front, calls = faultyHub(t, h, tc.failures, tc.status, tc.retryAfter)
+				c.HubURL = front.URL
+				c.Retry = node.RetryPolicy{Initial: time.Millisecond, Max: 5 * time.Millisecond, Budget: 300 * time.Millisecond}
+			})
+			hubtest.Do(t, http.MethodPost, mi.URL+"/v1/alliances", mi.Token, []byte(agc))
+			res, err := mi.Sync(t.Context())
+			if (err != nil) != tc.wantErr || (res.Error != "") != tc.wantErr || res.Accepted != tc.wantAccept {
+				t.Fatalf("sync = %+v, err %v; want error %v, accepted %d", res, err, tc.wantErr, tc.wantAccept)
+			}
+			if tc.wantCalls > 0 && calls.Load() != tc.wantCalls {
+				t.Errorf("hub called %d times, want %d", calls.Load(), tc.wantCalls)
+			}
+			st, _ := mi.Status()
+			if tc.wantErr {
+				// The cursor did not move: the next run resumes with the same records.
+				if st.Cursor != 0 || st.Outbox != 1 || st.LastError == "" {
+					t.Errorf("after failed run: %+v", st)
+				}
+				return
+			}
+			if st.Cursor != 1 || st.Outbox != 0 || st.LastError != "" {
+				t.Errorf("after run: %+v", st)
+			}
+		})
+	}
+}
+
+// TestSyncResumesAfterHubOutage: a hub that is down fails the run without moving the
+// cursor; once it is back the next run delivers everything exactly once.
+func TestSyncResumesAfterHubOutage(t *testing.T) {
+	h := hubtest.StartHub(t, nil)
+	var down atomic.Bool
+	target, _ := url.Parse(h.URL)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			// Drop the connection without an answer, as a dead host would.
+			conn, _, _ := w.(http.Hijacker).Hijack()
+			conn.Close()
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	defer front.Close()
+	mi := hubtest.StartNode(t, h, "MI", func(c *node.Config) {
+		c.HubURL = front.URL
+		c.Retry = node.RetryPolicy{Initial: time.Millisecond, Max: 5 * time.Millisecond, Budget: 100 * time.Millisecond}
+	})
+	for range 3 {
+		hubtest.Do(t, http.MethodPost, mi.URL+"/v1/alliances", mi.Token, []byte(agc))
+	}
+	down.Store(true)
+	if res, err := mi.Sync(t.Context()); err == nil || res.Accepted != 0 {
+		t.Fatalf("sync while the hub is down = %+v, %v; want an error", res, err)
+	}
+	down.Store(false)
+	res, err := mi.Sync(t.Context())
+	if err != nil || res != (wire.SyncResult{Pushed: 3, Accepted: 3}) {
+		t.Fatalf("sync after the outage = %+v, %v", res, err)
+	}
+	resp, body := hubtest.Do(t, http.MethodGet, h.URL+"/v1/roster", h.Token(t, auth.RoleAnalyst, ""), nil)
+	var page struct{ Total int }
+	json.Unmarshal(body, &page)
+	if resp.StatusCode != http.StatusOK || page.Total != 3 {
+		t.Errorf("roster total = %d, want 3", page.Total)
+	}
+}
+
+func TestNextRun(t *testing.T) {
+	h := hubtest.StartHub(t, nil)
+	detroit, _ := time.LoadLocation("America/Detroit")
+	cases := []struct {
+		name   string
+		syncAt string
+		now    time.Time
+		want   time.Time
+	}{
+		{"later today", "02:00", time.Date(2026, 11, 23, 1, 0, 0, 0, detroit), time.Date(2026, 11, 23, 2, 0, 0, 0, detroit)},
+		{"tomorrow", "02:00", time.Date(2026, 11, 23, 2, 0, 0, 0, detroit), time.Date(2026, 11, 24, 2, 0, 0, 0, detroit)},
+		{"in the program's zone, from UTC", "23:30", time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC), time.Date(2026, 7, 1, 23, 30, 0, 0, detroit)},
+		{"across the DST change", "02:30", time.Date(2026, 11, 1, 3, 0, 0, 0, detroit), time.Date(2026, 11, 2, 2, 30, 0, 0, detroit)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			mi := hubtest.StartNode(t, h, "MI", func(c *node.Config) { c.SyncAt = tc.syncAt; c.SyncJitter = -1 })
+			if got := mi.NextRun(tc.now); !got.Equal(tc.want) {
+				t.Errorf("NextRun(%s) = %s, want %s", tc.now, got, tc.want)
+			}
+		})
+	}
+	withJitter := hubtest.StartNode(t, h, "MI", func(c *node.Config) { c.SyncJitter = 10 * time.Minute })
+	base := time.Date(2026, 11, 23, 1, 0, 0, 0, detroit)
+	for range 20 {
+		got := withJitter.NextRun(base)
+		if got.Before(base.Add(time.Hour)) || !got.Before(base.Add(time.Hour+10*time.Minute)) {
+			t.Fatalf("NextRun with jitter = %s, want within 10 minutes after 02:00", got)
+		}
+	}
+	if _, err := node.New(node.Config{Program: withJitter.Program(), Key: withJitter.Key, DataDir: t.TempDir(), HubURL: h.URL, SyncAt: "25:00"}); err == nil {
+		t.Error("sync-at 25:00 accepted")
+	}
+}
