@@ -25,12 +25,8 @@ type rosterPage struct {
 
 func roster(t *testing.T, h *hubtest.Hub, query string) rosterPage {
 	t.Helper()
-	resp, body := hubtest.Do(t, http.MethodGet, h.URL+"/v1/roster"+query, h.Token(t, auth.RoleAnalyst, ""), nil)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("roster: %d %s", resp.StatusCode, body)
-	}
 	var p rosterPage
-	hubtest.DecodeJSON(t, body, &p)
+	hubtest.GetJSON(t, h.URL+"/v1/roster"+query, h.Token(t, auth.RoleAnalyst, ""), &p)
 	return p
 }
 

@@ -32,23 +32,15 @@ type listPage struct {
 
 func list(t *testing.T, n *hubtest.Node, query string) listPage {
 	t.Helper()
-	resp, body := hubtest.Do(t, http.MethodGet, n.URL+"/v1/alliances"+query, n.Token, nil)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("list: %d %s", resp.StatusCode, body)
-	}
 	var p listPage
-	hubtest.DecodeJSON(t, body, &p)
+	hubtest.GetJSON(t, n.URL+"/v1/alliances"+query, n.Token, &p)
 	return p
 }
 
 func status(t *testing.T, n *hubtest.Node) node.SyncStatus {
 	t.Helper()
-	resp, body := hubtest.Do(t, http.MethodGet, n.URL+"/v1/sync/status", n.Token, nil)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("status: %d %s", resp.StatusCode, body)
-	}
 	var st node.SyncStatus
-	hubtest.DecodeJSON(t, body, &st)
+	hubtest.GetJSON(t, n.URL+"/v1/sync/status", n.Token, &st)
 	return st
 }
 

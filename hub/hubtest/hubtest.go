@@ -200,3 +200,13 @@ func DecodeJSON(t testing.TB, body []byte, v any) {
 		t.Fatalf("decode %s: %v", body, err)
 	}
 }
+
+// GetJSON fetches url with a token, requires 200 and decodes the answer into v.
+func GetJSON(t testing.TB, url, token string, v any) {
+	t.Helper()
+	resp, body := Do(t, http.MethodGet, url, token, nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, body)
+	}
+	DecodeJSON(t, body, v)
+}

@@ -1,0 +1,74 @@
+package hub
+
+import (
+	"testing"
+
+	"github.com/alliancehub/alliancehub/hub/wire"
+	"github.com/hashicorp/go-memdb"
+)
+
+func TestSchemaBuilds(t *testing.T) {
+	if _, err := memdb.NewMemDB(dbSchema()); err != nil {
+		t.Fatalf("memdb schema: %v", err)
+	}
+}
+
+func rn(rev, prev string) revNode {
+	gen := int(rev[0] - '0')
+	return revNode{Rev: rev, Prev: prev, Gen: gen, Hash: rev[2:]}
+}
+
+func TestDecide(t *testing.T) {
+	a1 := rn("1-aa", "")
+	a2 := rn("2-bb", "1-aa")
+	a3 := rn("3-cc", "2-bb")
+	b2 := rn("2-ff", "1-aa") // a competing second revision
+	cases := []struct {
+		name  string
+		known []revNode
+		in    revNode
+		want  wire.Outcome
+	}{
+		{"first revision", nil, a1, wire.Accepted},
+		{"fast-forward", []revNode{a1}, a2, wire.Accepted},
+		{"same revision again", []revNode{a1, a2}, a2, wire.Duplicate},
+		{"ancestor of the stored revision", []revNode{a1, a2, a3}, a1, wire.Duplicate},
+		// The hub holds rev 3 (whose parent it never saw); rev 2 arriving late is stale.
+		{"late ancestor never stored", []revNode{a1, a3}, a2, wire.Stale},
+		{"competing branch", []revNode{a1, a2}, b2, wire.Conflict},
+		{"a second first revision", []revNode{a1}, rn("1-dd", ""), wire.Conflict},
+		{"follows a losing branch", []revNode{a1, a2, b2}, rn("3-00", "2-bb"), wire.Conflict},
+		{"follows the winner", []revNode{a1, a2, b2}, rn("3-00", "2-ff"), wire.Accepted},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := decide(tc.known, tc.in); got != tc.want {
+				t.Errorf("decide = %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestWinner(t *testing.T) {
+	a1 := rn("1-aa", "")
+	cases := []struct {
+		name       string
+		known      []revNode
+		want       string
+		wantLeaves int
+	}{
+		{"single", []revNode{a1}, "1-aa", 1},
+		{"linear", []revNode{a1, rn("2-bb", "1-aa")}, "2-bb", 1},
+		{"higher generation wins", []revNode{a1, rn("2-bb", "1-aa"), rn("2-cc", "1-aa"), rn("3-01", "2-bb")}, "3-01", 2},
+		{"same generation: higher hash wins", []revNode{a1, rn("2-cc", "1-aa"), rn("2-bb", "1-aa")}, "2-cc", 2},
+		{"order of arrival does not matter", []revNode{rn("2-bb", "1-aa"), rn("2-cc", "1-aa"), a1}, "2-cc", 2},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, leaves := winner(tc.known)
+			if got.Rev != tc.want || leaves != tc.wantLeaves {
+				t.Errorf("winner = %s with %d leaves, want %s with %d", got.Rev, leaves, tc.want, tc.wantLeaves)
+			}
+		})
+	}
+}
