@@ -97,6 +97,8 @@ func (n *Node) Get(id string) (*schema.Alliance, error) {
 type Filter struct {
 	Level    schema.Level
 	Status   schema.Status
+	Standing schema.Standing // as of AsOf
+	AsOf     schema.Date
 	Category string // one of the program's category codes
 	Query    string // text in a participant's name
 	Limit    int
@@ -163,6 +165,9 @@ func (f Filter) match(a *schema.Alliance, q string) bool {
 		return false
 	}
 	if f.Status != "" && a.Status != f.Status {
+		return false
+	}
+	if f.Standing != "" && a.Standing(f.AsOf) != f.Standing {
 		return false
 	}
 	if f.Category != "" && !slices.ContainsFunc(a.Goals, func(g schema.Goal) bool { return g.Category == f.Category }) {

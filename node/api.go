@@ -77,10 +77,19 @@ func (n *Node) handleGet(c echo.Context) error {
 
 func (n *Node) handleList(c echo.Context) error {
 	f := Filter{
-		Level:  schema.Level(c.QueryParam("level")),
-		Status: schema.Status(c.QueryParam("status")),
-		Query:  c.QueryParam("q"),
-		Token:  c.QueryParam("page_token"),
+		Level:    schema.Level(c.QueryParam("level")),
+		Status:   schema.Status(c.QueryParam("status")),
+		Standing: schema.Standing(c.QueryParam("standing")),
+		AsOf:     schema.DateOf(n.now().In(n.program.Location())),
+		Query:    c.QueryParam("q"),
+		Token:    c.QueryParam("page_token"),
+	}
+	if s := c.QueryParam("as_of"); s != "" {
+		d, err := schema.ParseDate(s)
+		if err != nil || d.Precision() != schema.PrecisionDay {
+			return edge.FieldProblem("as_of", "must be a date YYYY-MM-DD")
+		}
+		f.AsOf = d
 	}
 	if cat := c.QueryParam("category"); cat != "" {
 		pc, ok := n.program.Category(cat)

@@ -100,6 +100,21 @@ func TestCreateGetList(t *testing.T) {
 	if got := list(t, mi, "?q=partner").Total; got != 4 {
 		t.Errorf("q=partner total = %d, want 4", got)
 	}
+	// Standing is derived as of a date: active within the three-year MIOSHA term,
+	// expiring within 90 days of its end, expired after it.
+	for q, want := range map[string]int{
+		"?standing=active&as_of=2025-01-01":   5,
+		"?standing=expiring&as_of=2027-04-01": 5,
+		"?standing=expired&as_of=2027-06-01":  5,
+		"?standing=active&as_of=2027-06-01":   0,
+	} {
+		if got := list(t, mi, q).Total; got != want {
+			t.Errorf("%s total = %d, want %d", q, got, want)
+		}
+	}
+	if resp, _ := hubtest.Do(t, http.MethodGet, mi.URL+"/v1/alliances?as_of=2027", mi.Token, nil); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("as_of=2027: %d, want 400", resp.StatusCode)
+	}
 	if got := list(t, mi, "?category=Outreach%20and%20Communication").Total; got != 5 {
 		t.Errorf("category by label total = %d, want 5", got)
 	}

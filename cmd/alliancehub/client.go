@@ -237,8 +237,8 @@ func runRoster(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		name := ""
 		if len(it.Participants) > 0 {
 			name = it.Participants[0].Name
-			if len(name) > 48 {
-				name = name[:45] + "..."
+			if r := []rune(name); len(r) > 48 {
+				name = string(r[:45]) + "..."
 			}
 			if len(it.Participants) > 1 {
 				name += fmt.Sprintf(" (+%d)", len(it.Participants)-1)

@@ -23,7 +23,13 @@ func New(log *slog.Logger, rules []Rule) *echo.Echo {
 	e.HidePort = true
 	e.HTTPErrorHandler = ErrorHandler(log, rules)
 	e.Use(middleware.RequestID())
-	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, LogLevel: 0}))
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
+		DisableStackAll: true,
+		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+			log.Error("panic", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err, "stack", string(stack))
+			return err
+		},
+	}))
 	e.Use(requestLog(log))
 	return e
 }
