@@ -219,7 +219,7 @@ func wantProblem(t *testing.T, resp *http.Response, body []byte, status int, slu
 }
 
 // pushRaw sends a push body as is.
-func pushRaw(t *testing.T, h *hubtest.Hub, token, contentType string, body []byte) (*http.Response, []byte) {
+func pushRaw(t testing.TB, h *hubtest.Hub, token, contentType string, body []byte) (*http.Response, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, h.URL+"/v1/sync/push", strings.NewReader(string(body)))
 	if err != nil {
@@ -242,7 +242,7 @@ func pushRaw(t *testing.T, h *hubtest.Hub, token, contentType string, body []byt
 }
 
 // record builds a valid signed Alliance revision for program, signed by k.
-func record(t *testing.T, k *auth.Key, program, id string, seq uint64, edit func(*schema.Alliance, *schema.Record)) string {
+func record(t testing.TB, k *auth.Key, program, id string, seq uint64, edit func(*schema.Alliance, *schema.Record)) string {
 	t.Helper()
 	cat, _ := schema.LoadCatalog()
 	def, _ := cat.Get(program)
