@@ -52,7 +52,7 @@ var _ HubClient = (*HTTPHub)(nil)
 func NewHTTPHub(baseURL string, client *http.Client) (*HTTPHub, error) {
 	u, err := url.Parse(strings.TrimRight(baseURL, "/"))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("hub URL %q: want http(s)://host[:port]", baseURL)
+		return nil, &ConfigError{Flag: "hub", Value: baseURL, Problem: "want http(s)://host[:port]"}
 	}
 	if client == nil {
 		client = &http.Client{Timeout: time.Minute}

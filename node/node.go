@@ -35,6 +35,15 @@ type Config struct {
 	Log        *slog.Logger
 }
 
+// ConfigError is a configuration value the node cannot use, named by its flag.
+type ConfigError struct {
+	Flag, Value, Problem string
+}
+
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("%s %q: %s", e.Flag, e.Value, e.Problem)
+}
+
 // Node is a running program node.
 type Node struct {
 	program *schema.Program

@@ -245,7 +245,7 @@ func parseClock(s string) (clock, error) {
 	}
 	t, err := time.Parse("15:04", s)
 	if err != nil {
-		return clock{}, fmt.Errorf("sync-at %q: want HH:MM (24-hour)", s)
+		return clock{}, &ConfigError{Flag: "sync-at", Value: s, Problem: "want HH:MM (24-hour)"}
 	}
 	return clock{hour: t.Hour(), minute: t.Minute()}, nil
 }

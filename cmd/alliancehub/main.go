@@ -71,11 +71,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		case errors.Is(err, flag.ErrHelp):
 			return 0
 		case errors.Is(err, errUsage):
+			// One line (CONTRACT.md): the mistake, then where help is.
 			msg := strings.TrimPrefix(err.Error(), errUsage.Error()+": ")
-			if msg != errUsage.Error() {
-				fmt.Fprintf(stderr, "alliancehub %s: %s\n", c.name, msg)
-			}
-			fmt.Fprintf(stderr, "run 'alliancehub %s -h' for help\n", c.name)
+			fmt.Fprintf(stderr, "alliancehub %s: %s (run 'alliancehub %s -h' for help)\n", c.name, msg, c.name)
 			return 2
 		default:
 			fmt.Fprintf(stderr, "alliancehub %s: %v\n", c.name, err)
@@ -113,11 +111,17 @@ func newFlags(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 // parse parses args, then fills every flag not given on the command line from its
 // ALLIANCEHUB_<FLAG> environment variable, and checks the required flags.
 func parse(fs *flag.FlagSet, args []string, required ...string) error {
+	// The flag package prints its error and the whole usage on a mistake; print the
+	// usage only when it was asked for, and the mistake as one line (see run).
+	printUsage := fs.Usage
+	fs.Usage = func() {}
+	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			printUsage()
 			return err
 		}
-		return errUsage
+		return usageError("%v", err)
 	}
 	if fs.NArg() > 0 {
 		return usageError("unexpected argument %q", fs.Arg(0))

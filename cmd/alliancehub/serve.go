@@ -88,6 +88,10 @@ func runNode(ctx context.Context, args []string, _, stderr io.Writer) error {
 		return err
 	}
 	n, err := node.New(node.Config{Program: def, Key: key, DataDir: *data, HubURL: *hubURL, SyncAt: *syncAt, Log: newLogger(stderr)})
+	var ce *node.ConfigError
+	if errors.As(err, &ce) {
+		return usageError("--%s %q: %s", ce.Flag, ce.Value, ce.Problem)
+	}
 	if err != nil {
 		return err
 	}
