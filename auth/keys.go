@@ -157,3 +157,11 @@ func ParsePublicJWK(data []byte) (jose.JSONWebKey, error) {
 	}
 	return jose.JSONWebKey{Key: pub, KeyID: kid, Algorithm: string(jose.EdDSA), Use: "sig"}, nil
 }
+
+// HasPrivatePart reports whether a JWK document carries private key material ("d").
+func HasPrivatePart(data []byte) bool {
+	var fields struct {
+		D *string `json:"d"`
+	}
+	return json.Unmarshal(data, &fields) == nil && fields.D != nil
+}

@@ -128,8 +128,10 @@ func VerifyToken(raw string, keys KeyLookup, now time.Time) (*Claims, string, er
 		return nil, "", ErrTokenExpired
 	case err != nil:
 		return nil, "", fmt.Errorf("%w: %v", ErrTokenInvalid, trimJoseErr(err))
-	case c.Expiry == nil:
-		return nil, "", fmt.Errorf("%w: no expiry", ErrTokenInvalid)
+	case c.Expiry == nil || c.IssuedAt == nil:
+		return nil, "", fmt.Errorf("%w: no expiry or issue time", ErrTokenInvalid)
+	case c.Expiry.Time().Sub(c.IssuedAt.Time()) > MaxTTL:
+		return nil, "", fmt.Errorf("%w: valid for longer than %s", ErrTokenInvalid, MaxTTL)
 	}
 	if _, err := ParseRole(string(c.Role)); err != nil {
 		return nil, "", fmt.Errorf("%w: %v", ErrTokenInvalid, err)

@@ -119,7 +119,7 @@ func (h *Hub) parseRosterQuery(c echo.Context) (RosterQuery, string, error) {
 		Category: c.QueryParam("category"),
 		Q:        c.QueryParam("q"),
 		Token:    c.QueryParam("page_token"),
-		AsOf:     schema.DateOf(h.now()),
+		AsOf:     schema.DateOf(h.now().In(h.loc)),
 	}
 	if q.Program != "" && !schema.ValidProgramCode(q.Program) {
 		errs.Add("program", "is not a program code")
@@ -127,10 +127,10 @@ func (h *Hub) parseRosterQuery(c echo.Context) (RosterQuery, string, error) {
 	if !slices.Contains([]string{"", "national", "regional", "area", "state"}, string(q.Level)) {
 		errs.Add("level", "must be national, regional, area or state")
 	}
-	if !slices.Contains([]string{"", "draft", "active", "renewed", "concluded", "terminated", "ambassador"}, string(q.Status)) {
+	if q.Status != "" && !q.Status.Valid() {
 		errs.Add("status", "must be draft, active, renewed, concluded, terminated or ambassador")
 	}
-	if !slices.Contains([]string{"", "draft", "active", "expiring", "expired", "concluded", "terminated", "ambassador"}, string(q.Standing)) {
+	if q.Standing != "" && !q.Standing.Valid() {
 		errs.Add("standing", "must be draft, active, expiring, expired, concluded, terminated or ambassador")
 	}
 	if _, ok := schema.NationalLabels[q.Category]; q.Category != "" && !ok {

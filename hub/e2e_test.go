@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -394,6 +395,52 @@ func assertEmpty(t *testing.T, h *hubtest.Hub) {
 			t.Errorf("program %s sync state moved: %+v", p.Code, p.Sync)
 		}
 	}
+}
+
+func TestEnrollRefusals(t *testing.T) {
+	h := hubtest.StartHub(t, nil)
+	k, _ := auth.GenerateKey()
+	private, err := json.Marshal(map[string]any{"code": "MI", "jwk": json.RawMessage(mustPrivateJWK(t, k))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := h.Token(t, auth.RoleAdmin, "")
+	cases := []struct {
+		name   string
+		token  string
+		body   []byte
+		status int
+		slug   string
+	}{
+		{"private key sent", admin, private, 422, "validation"},
+		{"unknown program", admin, []byte(`{"code":"ZZ","jwk":{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}}`), 422, "validation"},
+		{"no key", admin, []byte(`{"code":"MI"}`), 422, "validation"},
+		{"unknown field", admin, []byte(`{"code":"MI","key":{}}`), 400, "invalid-request"},
+		{"analyst may not enroll", h.Token(t, auth.RoleAnalyst, ""), []byte(`{"code":"MI"}`), 403, "forbidden"},
+		{"program may not enroll", hubtest.Token(t, h.Key, auth.RoleProgram, "MI"), []byte(`{"code":"MI"}`), 403, "forbidden"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := hubtest.Do(t, http.MethodPost, h.URL+"/v1/programs", tc.token, tc.body)
+			wantProblem(t, resp, body, tc.status, tc.slug)
+			if got := h.Programs(); len(got) != 0 {
+				t.Errorf("programs after a refusal: %+v", got)
+			}
+		})
+	}
+}
+
+func mustPrivateJWK(t *testing.T, k *auth.Key) []byte {
+	t.Helper()
+	path := t.TempDir() + "/k.jwk"
+	if err := k.WriteFile(path); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
 }
 
 // TestPushIdempotentAndConflict: a re-sent batch is answered duplicate and changes

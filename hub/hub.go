@@ -36,6 +36,8 @@ type Hub struct {
 	log     *slog.Logger
 	handler http.Handler
 
+	loc *time.Location // where "today" is for the roster's default as_of
+
 	writeMu sync.Mutex // one writer: journal order is memdb order
 }
 
@@ -58,6 +60,12 @@ func New(cfg Config) (*Hub, error) {
 		h.log = slog.New(slog.DiscardHandler)
 	}
 	h.log = h.log.With("component", "hub")
+	// The hub is federal OSHA's: "today" is today in federal OSHA's time zone, not the
+	// server's, so a roster asked for at 8 p.m. in Washington is not a day ahead.
+	h.loc = time.UTC
+	if fed, ok := h.catalog.Get("FED"); ok {
+		h.loc = fed.Location()
+	}
 	if h.db, err = memdb.NewMemDB(dbSchema()); err != nil {
 		return nil, fmt.Errorf("hub: schema: %w", err)
 	}

@@ -144,6 +144,14 @@ func (h *Hub) apply(program string, b *wire.Batch, revs []*revision, results []w
 func (h *Hub) checkRecord(def *schema.Program, jws string, received time.Time) (*revision, wire.Result) {
 	var res wire.Result
 	if len(jws) > wire.MaxRecordBytes {
+		// Name the record if its payload can be read at all, so the node's operator
+		// knows which one to fix.
+		if payload, _, err := auth.UnverifiedPayload(jws); err == nil {
+			var rec schema.Record
+			if json.Unmarshal(payload, &rec) == nil {
+				res.Seq, res.ID, res.Rev = rec.Seq, rec.ID, rec.Rev
+			}
+		}
 		return nil, reject(res, fmt.Sprintf("record is %d bytes; at most %d", len(jws), wire.MaxRecordBytes))
 	}
 	v, err := auth.Verify(jws, auth.TypeRecord, programKeys{h})
@@ -178,8 +186,11 @@ func (h *Hub) checkRecord(def *schema.Program, jws string, received time.Time) (
 	if err := dec.Decode(&a); err != nil {
 		return nil, reject(res, "malformed Alliance: "+err.Error())
 	}
-	if a.ID != rec.ID || a.Rev != "" {
+	if a.ID != rec.ID {
 		return nil, reject(res, fmt.Sprintf("body id %q does not match record id %q", a.ID, rec.ID))
+	}
+	if a.Rev != "" {
+		return nil, reject(res, "body carries a rev; the revision belongs to the record, not its body")
 	}
 	if err := a.Validate(def); err != nil {
 		return nil, reject(res, err.Error())

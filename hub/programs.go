@@ -67,6 +67,10 @@ func (h *Hub) Enroll(req Enrollment) (view *ProgramView, created bool, err error
 		errs.Add("jwk", "is required: the program's public Ed25519 JWK")
 	} else if jwk, err = auth.ParsePublicJWK(req.JWK); err != nil {
 		errs.Add("jwk", err.Error())
+	} else if auth.HasPrivatePart(req.JWK) {
+		// A private key sent over the network is compromised: refuse it so the program
+		// makes a new one, rather than quietly keeping its public half.
+		errs.Add("jwk", "holds a private key; send only the public JWK (alliancehub enroll strips it), and generate a new key: this one has left its machine")
 	}
 	if len(req.Name) > 200 {
 		errs.Add("name", "at most 200 characters")

@@ -63,10 +63,21 @@ func (n *Node) write(a *schema.Alliance, prev string) (*schema.Alliance, error) 
 		_, err := tx.Append(func(seq uint64) ([]byte, error) {
 			rec.Seq = seq
 			jws, err := wire.SignRecord(n.key, rec)
+			if err == nil && len(jws) > wire.MaxRecordBytes {
+				// The hub would refuse it and the outbox would carry it forever: refuse
+				// it here, where the person entering it can shorten it.
+				var ve schema.ValidationError
+				ve.Add("record", fmt.Sprintf("is %d bytes signed; at most %d: shorten the descriptions or split the agreement's text", len(jws), wire.MaxRecordBytes))
+				return nil, &ve
+			}
 			return []byte(jws), err
 		})
 		return err
 	})
+	var ve *schema.ValidationError
+	if errors.As(err, &ve) {
+		return nil, ve
+	}
 	if err != nil {
 		return nil, fmt.Errorf("store %s: %w", a.ID, err)
 	}

@@ -1,7 +1,9 @@
 package node
 
 import (
+	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/alliancehub/alliancehub/auth"
@@ -90,6 +92,15 @@ func (n *Node) handleList(c echo.Context) error {
 			return edge.FieldProblem("as_of", "must be a date YYYY-MM-DD")
 		}
 		f.AsOf = d
+	}
+	if f.Level != "" && !slices.Contains(n.program.Levels, f.Level) {
+		return edge.FieldProblem("level", fmt.Sprintf("%q is not a level of program %s", f.Level, n.program.Code))
+	}
+	if f.Status != "" && !f.Status.Valid() {
+		return edge.FieldProblem("status", "must be draft, active, renewed, concluded, terminated or ambassador")
+	}
+	if f.Standing != "" && !f.Standing.Valid() {
+		return edge.FieldProblem("standing", "must be draft, active, expiring, expired, concluded, terminated or ambassador")
 	}
 	if cat := c.QueryParam("category"); cat != "" {
 		pc, ok := n.program.Category(cat)

@@ -140,9 +140,15 @@ func TestBadInput(t *testing.T) {
 		{"MIOSHA outreach goal", mi.Token, `{"participants":[{"name":"A"}],"goals":[{"category":"training-education"}],"signed_on":"2024-05-14"}`, 422, []string{"goals"}},
 		{"signed_on required unless draft", mi.Token, `{"participants":[{"name":"A"}],"goals":[{"category":"outreach-communication"}],"status":"active"}`, 422, []string{"signed_on"}},
 		{"expires_on is derived", mi.Token, `{"participants":[{"name":"A"}],"goals":[{"category":"outreach-communication"}],"signed_on":"2024-05-14","expires_on":"2030-01-01"}`, 422, []string{"expires_on"}},
+		// 50 goals of 4,000 '&' each: within every text limit, but JSON writes '&' as
+		// \u0026, and the signed record would be past what the hub takes.
+		{"signed record too large", mi.Token, bigAlliance(), 422, []string{"record"}},
 		{"unknown field", mi.Token, `{"participant":"A"}`, 400, []string{"participant"}},
 		{"wrong type", mi.Token, `{"term_months":"two years"}`, 400, []string{"term_months"}},
-		{"bad date", mi.Token, `{"signed_on":"05/14/2024"}`, 400, nil},
+		{"bad dates are named with the other fields", mi.Token,
+			`{"participants":[{"name":"A"}],"goals":[{"category":"outreach-communication"}],"signed_on":"05/14/2024","renewals":[{"signed_on":"2025-02-30","term_months":24}],"status":"renewed"}`,
+			422, []string{"signed_on", "renewals[0].signed_on"}},
+		{"a date that is not a string", mi.Token, `{"signed_on":20240514}`, 400, nil},
 		{"malformed JSON", mi.Token, `{"participants":[`, 400, nil},
 		{"trailing data", mi.Token, `{} {}`, 400, nil},
 		{"oversized body", mi.Token, `{"office":"` + strings.Repeat("x", 2<<20) + `"}`, 413, nil},
@@ -180,6 +186,43 @@ func TestBadInput(t *testing.T) {
 	resp, _ := hubtest.Do(t, http.MethodGet, mi.URL+"/v1/alliances", hubtest.Token(t, mi.Key, auth.RoleAnalyst, ""), nil)
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("analyst list: %d", resp.StatusCode)
+	}
+}
+
+func bigAlliance() string {
+	goals := make([]string, 50)
+	for i := range goals {
+		goals[i] = `{"category":"outreach-communication","description":"` + strings.Repeat("&", 4000) + `"}`
+	}
+	return `{"participants":[{"name":"A"}],"signed_on":"2024-05-14","goals":[` + strings.Join(goals, ",") + `]}`
+}
+
+// TestRejectionsKept: a record the hub refuses (here because the node's program
+// definition has a category the hub's does not) is counted, listed with its reason in
+// the sync status, kept there across later runs, and does not block the outbox.
+func TestRejectionsKept(t *testing.T) {
+	h := hubtest.StartHub(t, nil)
+	mi := hubtest.StartNode(t, h, "MI", func(c *node.Config) {
+		def := *c.Program
+		def.Categories = append(append([]schema.Category(nil), def.Categories...),
+			schema.Category{Code: "research", Label: "Research", National: "dialogue"})
+		c.Program = &def
+	})
+	hubtest.Do(t, http.MethodPost, mi.URL+"/v1/alliances", mi.Token, []byte(
+		`{"participants":[{"name":"A"}],"goals":[{"category":"outreach-communication"},{"category":"research"}],"signed_on":"2024-05-14"}`))
+	hubtest.Do(t, http.MethodPost, mi.URL+"/v1/alliances", mi.Token, []byte(agc))
+	res, err := mi.Sync(t.Context())
+	if err != nil || res != (wire.SyncResult{Pushed: 2, Accepted: 1, Rejected: 1}) {
+		t.Fatalf("sync = %+v, %v", res, err)
+	}
+	for run := range 2 {
+		st := status(t, mi)
+		if len(st.Rejected) != 1 || !strings.Contains(st.Rejected[0].Reason, "research") || st.Rejected[0].ID == "" || st.Outbox != 0 {
+			t.Errorf("run %d: status = %+v, want the rejection listed with its reason and an empty outbox", run, st)
+		}
+		if _, err := mi.Sync(t.Context()); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -265,6 +308,7 @@ func TestSyncRetries(t *testing.T) {
 		{"400 is permanent: not retried", 100, http.StatusBadRequest, "", 1, true, 0},
 		{"403 is permanent: not retried", 100, http.StatusForbidden, "", 1, true, 0},
 		{"5xx beyond the budget fails the run", 1 << 30, http.StatusBadGateway, "", -1, true, 0},
+		{"Retry-After past the budget fails the run at once", 100, http.StatusServiceUnavailable, "3600", 1, true, 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -19,7 +19,7 @@ import (
 // RetryPolicy bounds how a sync run retries a push the hub could not take.
 type RetryPolicy struct {
 	Initial time.Duration // first wait; zero means 1s
-	Max     time.Duration // cap on one wait; zero means 2m (minutes, never days: synapse#14513)
+	Max     time.Duration // cap on one backoff wait; zero means 2m (minutes, never days: synapse#14513)
 	Budget  time.Duration // total retrying per run, after which the run fails and the next resumes; zero means 10m
 }
 
@@ -36,6 +36,9 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 	return p
 }
 
+// maxRejected bounds the rejections the sync status keeps.
+const maxRejected = 100
+
 // SyncStatus is what GET /v1/sync/status reports.
 type SyncStatus struct {
 	LastRun       *RunStatus    `json:"last_run,omitempty"`
@@ -45,7 +48,7 @@ type SyncStatus struct {
 	LastSeq       uint64        `json:"last_seq"`   // last local sequence written
 	Outbox        uint64        `json:"outbox"`     // revisions waiting to be pushed
 	NextRun       *time.Time    `json:"next_run,omitempty"`
-	Rejected      []wire.Result `json:"rejected,omitempty"` // records the hub refused in the last run
+	Rejected      []wire.Result `json:"rejected,omitempty"` // records the hub refused, newest last
 }
 
 // RunStatus describes one sync run.
@@ -79,12 +82,13 @@ func (n *Node) Sync(ctx context.Context) (wire.SyncResult, error) {
 }
 
 func (n *Node) push(ctx context.Context, res *wire.SyncResult, rejected *[]wire.Result) error {
+	r := n.newRetrier()
 	for {
 		batch, err := n.nextBatch()
 		if err != nil || batch == nil {
 			return err
 		}
-		resp, err := n.pushWithRetry(ctx, batch)
+		resp, err := n.pushWithRetry(ctx, r, batch)
 		if err != nil {
 			return err
 		}
@@ -137,32 +141,44 @@ func (n *Node) nextBatch() (*wire.Batch, error) {
 	return &b, nil
 }
 
-// pushWithRetry sends a batch until the hub answers it, retrying network errors, 408, 429
-// and 5xx with exponential backoff and jitter, honouring Retry-After, within the run's
-// budget. Each attempt is signed afresh so its issued_at stays current.
-func (n *Node) pushWithRetry(ctx context.Context, batch *wire.Batch) (*wire.PushResponse, error) {
+// retrier paces the retries of one sync run: exponential backoff with jitter, capped per
+// wait, reset by any success, within one budget for the whole run.
+type retrier struct {
+	eb       *backoff.ExponentialBackOff
+	deadline time.Time
+}
+
+func (n *Node) newRetrier() *retrier {
 	eb := backoff.NewExponentialBackOff(
 		backoff.WithInitialInterval(n.retry.Initial),
 		backoff.WithMaxInterval(n.retry.Max),
-		backoff.WithMaxElapsedTime(n.retry.Budget),
+		backoff.WithMaxElapsedTime(0), // the run's budget is checked below
 		backoff.WithRandomizationFactor(0.5),
 	)
-	b := backoff.WithContext(eb, ctx)
+	return &retrier{eb: eb, deadline: time.Now().Add(n.retry.Budget)}
+}
+
+// pushWithRetry sends a batch until the hub answers it, retrying network errors, 408, 429
+// and 5xx with exponential backoff and jitter and honouring Retry-After, within the run's
+// budget. Each attempt is signed afresh so its issued_at stays current.
+func (n *Node) pushWithRetry(ctx context.Context, r *retrier, batch *wire.Batch) (*wire.PushResponse, error) {
 	for attempt := 1; ; attempt++ {
 		resp, err := n.pushOnce(ctx, batch)
 		if err == nil {
+			r.eb.Reset() // any success resets the backoff (synapse#9335: no long stall after one error)
 			return resp, nil
 		}
 		if permanent(err) || ctx.Err() != nil {
 			return nil, err
 		}
-		wait := b.NextBackOff()
-		if wait == backoff.Stop {
-			return nil, fmt.Errorf("gave up after %d attempts in %s (the next run resumes): %w", attempt, eb.GetElapsedTime().Round(time.Second), err)
-		}
+		wait := r.eb.NextBackOff()
 		var he *HubError
 		if errors.As(err, &he) && he.RetryAfter > wait {
-			wait = min(he.RetryAfter, n.retry.Max)
+			wait = he.RetryAfter // the hub knows best when it can take more
+		}
+		if left := time.Until(r.deadline); wait > left {
+			return nil, fmt.Errorf("gave up after %d attempt(s): the next try would be in %s, past this run's %s budget (the next run resumes): %w",
+				attempt, wait.Round(time.Second), n.retry.Budget, err)
 		}
 		n.log.Warn("push failed; retrying", "attempt", attempt, "wait", wait.String(), "err", err)
 		t := time.NewTimer(wait)
@@ -199,7 +215,12 @@ func (n *Node) saveStatus(run RunStatus, rejected []wire.Result) error {
 			json.Unmarshal(raw, &st)
 		}
 		st.LastRun = &run
-		st.Rejected = rejected
+		// Rejections stay listed across runs (newest last, at most maxRejected), so an
+		// operator who looks the next morning still sees which records need fixing.
+		st.Rejected = append(st.Rejected, rejected...)
+		if len(st.Rejected) > maxRejected {
+			st.Rejected = st.Rejected[len(st.Rejected)-maxRejected:]
+		}
 		st.LastError = run.Result.Error
 		if run.Result.Error == "" {
 			t := run.FinishedAt

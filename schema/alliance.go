@@ -40,7 +40,8 @@ const (
 	StatusAmbassador Status = "ambassador"
 )
 
-func (s Status) valid() bool {
+// Valid reports whether s is a recorded status.
+func (s Status) Valid() bool {
 	switch s {
 	case StatusDraft, StatusActive, StatusRenewed, StatusConcluded, StatusTerminated, StatusAmbassador:
 		return true
@@ -143,6 +144,13 @@ func (a *Alliance) Normalize(p *Program) {
 	}
 	if a.Level == "" && len(p.Levels) == 1 {
 		a.Level = p.Levels[0]
+	}
+	// Lists are lists, even empty ones: scripts read "goals": [], never null.
+	if a.Participants == nil {
+		a.Participants = []Participant{}
+	}
+	if a.Goals == nil {
+		a.Goals = []Goal{}
 	}
 	if a.Status == "" {
 		a.Status = StatusActive
@@ -273,9 +281,10 @@ func (a *Alliance) Validate(p *Program) error {
 		errs.checkText(f, e, maxShortLen)
 	}
 
-	if !a.Status.valid() {
+	if !a.Status.Valid() {
 		errs.Add("status", fmt.Sprintf("%q is not one of draft, active, renewed, concluded, terminated, ambassador", a.Status))
 	}
+	errs.checkDate("signed_on", a.SignedOn)
 	if a.SignedOn.IsZero() && a.Status != StatusDraft {
 		errs.Add("signed_on", "is required unless status is draft")
 	}
@@ -288,9 +297,10 @@ func (a *Alliance) Validate(p *Program) error {
 	prev := a.SignedOn
 	for i, r := range a.Renewals {
 		f := fmt.Sprintf("renewals[%d]", i)
+		errs.checkDate(f+".signed_on", r.SignedOn)
 		if r.SignedOn.IsZero() {
 			errs.Add(f+".signed_on", "is required")
-		} else if !prev.IsZero() && r.SignedOn.Last().Before(prev.First()) {
+		} else if !prev.IsZero() && prev.Invalid() == nil && r.SignedOn.Invalid() == nil && r.SignedOn.Last().Before(prev.First()) {
 			errs.Add(f+".signed_on", fmt.Sprintf("%s is before the agreement it renews (%s)", r.SignedOn, prev))
 		}
 		if r.TermMonths < 1 || r.TermMonths > maxTermMonths {
@@ -305,6 +315,8 @@ func (a *Alliance) Validate(p *Program) error {
 		errs.Add("termination", "status terminated needs a termination notice")
 	}
 	if t := a.Termination; t != nil {
+		errs.checkDate("termination.notice_on", t.NoticeOn)
+		errs.checkDate("termination.effective_on", t.EffectiveOn)
 		if t.NoticeOn.IsZero() {
 			errs.Add("termination.notice_on", "is required")
 		}

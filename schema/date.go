@@ -27,6 +27,11 @@ type Date struct {
 	Year  int
 	Month int // 0 when only the year is known
 	Day   int // 0 when only the year or month is known
+
+	// bad holds a string that arrived as a date but is not one. Decoding keeps it so
+	// validation can name the field with every other failing one, instead of the
+	// decoder refusing the whole document without saying where.
+	bad string
 }
 
 // Earliest and latest years a Date may carry: the Alliance Program began in 2002, and
@@ -46,7 +51,7 @@ func ParseDate(s string) (Date, error) {
 	var nums [3]int
 	for i, p := range parts {
 		n, err := strconv.Atoi(p)
-		if err != nil || len(p) != widths[i] || n < 0 {
+		if err != nil || len(p) != widths[i] || strings.ContainsFunc(p, func(r rune) bool { return r < '0' || r > '9' }) {
 			return Date{}, fmt.Errorf("%q is not a date: want YYYY-MM-DD, YYYY-MM or YYYY", s)
 		}
 		nums[i] = n
@@ -78,13 +83,25 @@ func DateOf(t time.Time) Date {
 	return Date{Year: t.Year(), Month: int(t.Month()), Day: t.Day()}
 }
 
-// IsZero reports whether the date is unknown.
-func (d Date) IsZero() bool { return d.Year == 0 }
+// IsZero reports whether the date is unknown (absent, not malformed).
+func (d Date) IsZero() bool { return d.Year == 0 && d.bad == "" }
+
+// Invalid returns why a decoded date string is not a date, or nil.
+func (d Date) Invalid() error {
+	if d.bad == "" {
+		return nil
+	}
+	_, err := ParseDate(d.bad)
+	return err
+}
+
+// Equal reports whether two dates are the same (go-cmp uses it).
+func (d Date) Equal(o Date) bool { return d == o }
 
 // Precision says whether the date is known to the day, month or year.
 func (d Date) Precision() Precision {
 	switch {
-	case d.Year == 0:
+	case d.Year == 0 || d.bad != "":
 		return PrecisionNone
 	case d.Month == 0:
 		return PrecisionYear
@@ -95,6 +112,9 @@ func (d Date) Precision() Precision {
 }
 
 func (d Date) String() string {
+	if d.bad != "" {
+		return d.bad
+	}
 	switch d.Precision() {
 	case PrecisionYear:
 		return fmt.Sprintf("%04d", d.Year)
@@ -110,11 +130,15 @@ func (d Date) String() string {
 // target month is clamped to its last day (a term signed on 31 August ends on the last
 // day of February, not in March).
 func (d Date) AddMonths(n int) Date {
-	if d.IsZero() {
-		return d
-	}
 	switch d.Precision() {
+	case PrecisionNone:
+		return Date{}
 	case PrecisionYear:
+		// Signed some time in the year: the term may end as late as n months after its
+		// last day, so round up (2024 + 18 months ends by 2026, not 2025).
+		if n >= 0 {
+			return Date{Year: d.Year + (n+11)/12}
+		}
 		return Date{Year: d.Year + n/12}
 	}
 	months := d.Year*12 + (d.Month - 1) + n
@@ -156,7 +180,8 @@ func (d Date) MarshalJSON() ([]byte, error) {
 	return json.Marshal(d.String())
 }
 
-// UnmarshalJSON reads "YYYY-MM-DD", "YYYY-MM", "YYYY", "" or null.
+// UnmarshalJSON reads "YYYY-MM-DD", "YYYY-MM", "YYYY", "" or null. A string that is not
+// a date decodes without error but Invalid reports it, so validation names the field.
 func (d *Date) UnmarshalJSON(b []byte) error {
 	if string(b) == "null" {
 		*d = Date{}
@@ -172,7 +197,8 @@ func (d *Date) UnmarshalJSON(b []byte) error {
 	}
 	parsed, err := ParseDate(s)
 	if err != nil {
-		return err
+		*d = Date{bad: s}
+		return nil
 	}
 	*d = parsed
 	return nil

@@ -154,7 +154,7 @@ func (p *Program) check() error {
 			errs.Add(f+".national", fmt.Sprintf("%q is not a national category (awareness, training, outreach, dialogue)", c.National))
 		}
 		for _, key := range []string{strings.ToLower(c.Code), strings.ToLower(c.Label)} {
-			if prev, dup := seen[key]; dup && key != "" {
+			if prev, dup := seen[key]; dup && key != "" && prev != f {
 				errs.Add(f, fmt.Sprintf("code or label %q repeats %s", key, prev))
 			}
 			seen[key] = f
@@ -214,11 +214,22 @@ func (c *Catalog) add(file string, data []byte) error {
 	dec := func(v any) error {
 		d := json.NewDecoder(bytes.NewReader(trimmed))
 		d.DisallowUnknownFields()
-		return d.Decode(v)
+		if err := d.Decode(v); err != nil {
+			return err
+		}
+		if d.More() {
+			return errors.New("unexpected data after the definition; put several programs in one JSON array")
+		}
+		return nil
 	}
 	var err error
 	if len(trimmed) > 0 && trimmed[0] == '[' {
 		err = dec(&defs)
+		for i, p := range defs {
+			if p == nil && err == nil {
+				err = fmt.Errorf("[%d] is null, not a program definition", i)
+			}
+		}
 	} else {
 		var p Program
 		err = dec(&p)

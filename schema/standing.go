@@ -15,6 +15,15 @@ const (
 	StandingAmbassador Standing = "ambassador"
 )
 
+// Valid reports whether s is a standing.
+func (s Standing) Valid() bool {
+	switch s {
+	case StandingDraft, StandingActive, StandingExpiring, StandingExpired, StandingConcluded, StandingTerminated, StandingAmbassador:
+		return true
+	}
+	return false
+}
+
 // ExpiringWindowDays: an Alliance whose term ends within this many days is "expiring"
 // (CONTRACT.md).
 const ExpiringWindowDays = 90

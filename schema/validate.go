@@ -3,6 +3,7 @@ package schema
 import (
 	"fmt"
 	"strings"
+	"unicode"
 )
 
 // FieldError is one failing field, named by its JSON path ("participants[0].name").
@@ -51,9 +52,16 @@ func (e *ValidationError) checkText(field, s string, max int) {
 		e.Add(field, fmt.Sprintf("is %d characters; at most %d", n, max))
 	}
 	for _, r := range s {
-		if r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r == 0x7f {
+		if unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r' {
 			e.Add(field, "contains a control character")
 			return
 		}
+	}
+}
+
+// checkDate adds an error when a decoded date string was not a date.
+func (e *ValidationError) checkDate(field string, d Date) {
+	if err := d.Invalid(); err != nil {
+		e.Add(field, err.Error())
 	}
 }

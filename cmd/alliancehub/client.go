@@ -160,6 +160,9 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if res.Error != "" {
 		return fmt.Errorf("sync failed: %s", res.Error)
 	}
+	if res.Rejected > 0 {
+		return fmt.Errorf("the hub rejected %d record(s); GET /v1/sync/status on the node lists them with the reasons", res.Rejected)
+	}
 	return nil
 }
 

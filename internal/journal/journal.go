@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"time"
@@ -103,6 +104,9 @@ func (t *Tx) LastSeq() uint64 {
 // Scan calls fn for each log entry after the given sequence number, in order, until fn
 // returns an error; ErrStop ends the scan cleanly. v is valid only during the call.
 func (t *Tx) Scan(after uint64, fn func(seq uint64, v []byte) error) error {
+	if after == math.MaxUint64 {
+		return nil // nothing can follow the last number (and after+1 would wrap to 0)
+	}
 	c := t.tx.Bucket([]byte(logBucket)).Cursor()
 	for k, v := c.Seek(seqKey(after + 1)); k != nil; k, v = c.Next() {
 		if len(k) != 8 {
