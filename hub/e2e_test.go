@@ -509,3 +509,30 @@ func TestPushIdempotentAndConflict(t *testing.T) {
 		t.Errorf("after restart: %+v, want winner %s still conflicted", got.Items[0], want)
 	}
 }
+
+// TestPublicEndpoints: health, readiness and the JWKS answer without a token; the JWKS
+// holds the hub's public key under its thumbprint and nothing private.
+func TestPublicEndpoints(t *testing.T) {
+	h := hubtest.StartHub(t, nil)
+	mi := hubtest.StartNode(t, h, "MI")
+	for _, base := range []struct {
+		name, url, kid string
+	}{{"hub", h.URL, h.Key.KeyID()}, {"node", mi.URL, mi.Key.KeyID()}} {
+		for _, path := range []string{"/healthz", "/readyz"} {
+			if resp, body := hubtest.Do(t, http.MethodGet, base.url+path, "", nil); resp.StatusCode != http.StatusOK {
+				t.Errorf("%s %s: %d %s", base.name, path, resp.StatusCode, body)
+			}
+		}
+		resp, body := hubtest.Do(t, http.MethodGet, base.url+"/.well-known/jwks.json", "", nil)
+		var set struct {
+			Keys []map[string]any `json:"keys"`
+		}
+		hubtest.DecodeJSON(t, body, &set)
+		if resp.StatusCode != http.StatusOK || len(set.Keys) != 1 || set.Keys[0]["kid"] != base.kid || set.Keys[0]["d"] != nil {
+			t.Errorf("%s JWKS = %d %s, want the public key %s", base.name, resp.StatusCode, body, base.kid)
+		}
+		if resp, _ := hubtest.Do(t, http.MethodGet, base.url+"/v1/sync/status", "", nil); resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("%s /v1 without a token: %d, want 401", base.name, resp.StatusCode)
+		}
+	}
+}
