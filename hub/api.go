@@ -17,6 +17,7 @@ var errorRules = []edge.Rule{
 	{Err: ErrNotOwner, Status: http.StatusForbidden, Slug: "not-owner"},
 	{Err: ErrBadBatch, Status: http.StatusBadRequest, Slug: "bad-batch"},
 	{Err: ErrClockSkew, Status: http.StatusBadRequest, Slug: "clock-skew"},
+	{Err: ErrRulesDiffer, Status: http.StatusConflict, Slug: "rules-differ"},
 	{Err: ErrNotEnrolled, Status: http.StatusForbidden, Slug: "not-enrolled"},
 	{Err: ErrUnknownProgram, Status: http.StatusBadRequest, Slug: "unknown-program"},
 	{Err: ErrKeyInUse, Status: http.StatusConflict, Slug: "key-in-use"},

@@ -337,6 +337,12 @@ func TestPushRefusals(t *testing.T) {
 		{"oversized body", miToken, wire.MediaTypeJOSE, big, 413, "too-large"},
 		{"clock skew", miToken, wire.MediaTypeJOSE, batch(t, miKey, "MI", now.Add(-time.Hour), good(1)), 400, "clock-skew"},
 		{"empty batch", miToken, wire.MediaTypeJOSE, batch(t, miKey, "MI", now), 400, "bad-batch"},
+		// A correctly signed record that breaks the hub's rules for MI (MIOSHA requires an
+		// outreach goal, seed 004): the hub's definition may be the one out of step, so the
+		// whole batch is refused and the node keeps it, rather than the record being lost.
+		{"record breaking the hub's rules", miToken, wire.MediaTypeJOSE, batch(t, miKey, "MI", now, good(1), record(t, miKey, "MI", schema.NewID("MI"), 2, func(a *schema.Alliance, r *schema.Record) {
+			a.Goals = []schema.Goal{{Category: "training-education"}}
+		})), 409, "rules-differ"},
 	}
 	for _, tc := range refusals {
 		t.Run(tc.name, func(t *testing.T) {
@@ -361,9 +367,6 @@ func TestPushRefusals(t *testing.T) {
 		{"hash mismatch", record(t, miKey, "MI", schema.NewID("MI"), 1, func(a *schema.Alliance, r *schema.Record) {
 			r.Rev = "1-" + strings.Repeat("ab", 32)
 		}), "revision does not match"},
-		{"invalid Alliance", record(t, miKey, "MI", schema.NewID("MI"), 1, func(a *schema.Alliance, r *schema.Record) {
-			a.Goals = []schema.Goal{{Category: "training-education"}} // MIOSHA requires an outreach goal (seed 004)
-		}), "requires a goal in category"},
 		{"sequence outside the batch", good(7), "out of order"},
 	}
 	for _, tc := range rejections {
@@ -413,6 +416,7 @@ func TestEnrollRefusals(t *testing.T) {
 		slug   string
 	}{
 		{"private key sent", admin, private, 422, "validation"},
+		{"the hub's own key", admin, mustJSON(t, map[string]any{"code": "FED", "jwk": h.Key.PublicJWK()}), 422, "validation"},
 		{"unknown program", admin, []byte(`{"code":"ZZ","jwk":{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}}`), 422, "validation"},
 		{"no key", admin, []byte(`{"code":"MI"}`), 422, "validation"},
 		{"unknown field", admin, []byte(`{"code":"MI","key":{}}`), 400, "invalid-request"},
@@ -428,6 +432,15 @@ func TestEnrollRefusals(t *testing.T) {
 			}
 		})
 	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func mustPrivateJWK(t *testing.T, k *auth.Key) []byte {
@@ -534,5 +547,47 @@ func TestPublicEndpoints(t *testing.T) {
 		if resp, _ := hubtest.Do(t, http.MethodGet, base.url+"/v1/sync/status", "", nil); resp.StatusCode != http.StatusUnauthorized {
 			t.Errorf("%s /v1 without a token: %d, want 401", base.name, resp.StatusCode)
 		}
+	}
+}
+
+// TestOutOfOrderHistoryHeals: rev 3 arriving before rev 2 is held as a conflict (the hub
+// cannot know it is on the same line); when rev 2 arrives it is stale but stored, the
+// line closes up, and the record is no longer conflicted, before or after a restart.
+func TestOutOfOrderHistoryHeals(t *testing.T) {
+	h := hubtest.StartHub(t, nil)
+	miKey, _ := auth.GenerateKey()
+	h.Enroll(t, "MI", miKey)
+	token := hubtest.Token(t, miKey, auth.RoleProgram, "MI")
+	id := schema.NewID("MI")
+	revOf := func(jws string) string {
+		payload, _, _ := auth.UnverifiedPayload(jws)
+		var r schema.Record
+		json.Unmarshal(payload, &r)
+		return r.Rev
+	}
+	follow := func(prev, office string) func(*schema.Alliance, *schema.Record) {
+		return func(a *schema.Alliance, r *schema.Record) { a.Office = office; r.PrevRev = prev }
+	}
+	rev1 := record(t, miKey, "MI", id, 1, nil)
+	rev2 := record(t, miKey, "MI", id, 1, follow(revOf(rev1), "Lansing"))
+	rev3 := record(t, miKey, "MI", id, 1, follow(revOf(rev2), "Detroit"))
+	for _, step := range []struct {
+		jws      string
+		want     wire.Outcome
+		conflict bool
+	}{{rev1, wire.Accepted, false}, {rev3, wire.Conflict, true}, {rev2, wire.Stale, false}} {
+		resp, body := pushRaw(t, h, token, wire.MediaTypeJOSE, batch(t, miKey, "MI", time.Now(), step.jws))
+		var pr wire.PushResponse
+		hubtest.DecodeJSON(t, body, &pr)
+		if resp.StatusCode != http.StatusOK || pr.Results[0].Outcome != step.want {
+			t.Fatalf("push %s: %d %s, want %s", revOf(step.jws), resp.StatusCode, body, step.want)
+		}
+		if got := roster(t, h, "").Items[0]; got.Conflict != step.conflict || got.Rev != revOf(rev3) && step.want != wire.Accepted {
+			t.Errorf("after %s: rev %s conflict %v, want rev 3 and conflict %v", step.want, got.Rev, got.Conflict, step.conflict)
+		}
+	}
+	h.Restart(t)
+	if got := roster(t, h, "").Items[0]; got.Conflict || got.Rev != revOf(rev3) {
+		t.Errorf("after restart: rev %s conflict %v, want rev 3, not conflicted", got.Rev, got.Conflict)
 	}
 }

@@ -19,6 +19,11 @@ var (
 	ErrNotOwner  = errors.New("not the owner program")
 	ErrBadBatch  = errors.New("malformed batch")
 	ErrClockSkew = errors.New("batch issued_at too far from the hub's clock")
+	// ErrRulesDiffer: a correctly signed record breaks the hub's rules for its program.
+	// The hub's program definition (or version) differs from the node's; the batch is
+	// refused whole so the node keeps it and sends it again once the two agree, rather
+	// than the record being dropped for good.
+	ErrRulesDiffer = errors.New("the hub's rules for this program differ from the node's")
 )
 
 // Push verifies a signed batch from the caller's program and every record in it, then
@@ -69,7 +74,11 @@ func (h *Hub) Push(caller *auth.Claims, body []byte) (*wire.PushResponse, error)
 	received := now.UTC()
 	lastSeq := b.SeqFrom - 1
 	for i, jws := range b.Records {
-		rv, res := h.checkRecord(def, jws, received)
+		rv, res, differ := h.checkRecord(def, jws, received)
+		if differ != nil {
+			return nil, fmt.Errorf("%w: record %s (seq %d): %v; nothing in this batch was stored, and the node will send it again: align the hub's --programs definition (or version) with the node's",
+				ErrRulesDiffer, res.ID, res.Seq, differ)
+		}
 		if res.Outcome != wire.Rejected {
 			if res.Seq <= lastSeq || res.Seq > b.SeqTo {
 				res = reject(res, fmt.Sprintf("seq %d is out of order for the batch range %d..%d", res.Seq, b.SeqFrom, b.SeqTo))
@@ -109,7 +118,7 @@ func (h *Hub) apply(program string, b *wire.Batch, revs []*revision, results []w
 				return err
 			}
 			results[i].Outcome = out
-			if out != wire.Accepted && out != wire.Conflict {
+			if !stores(out) {
 				continue
 			}
 			entry, err := json.Marshal(logEntry{ReceivedAt: rv.ReceivedAt, JWS: b.Records[i]})
@@ -139,10 +148,12 @@ func (h *Hub) apply(program string, b *wire.Batch, revs []*revision, results []w
 	return &wire.PushResponse{BatchID: b.BatchID, Checkpoint: p.Checkpoint, Results: results}, nil
 }
 
-// checkRecord verifies one signed record for the program that signed the batch. Every
-// failure is a rejection with a reason the node can show its operator.
-func (h *Hub) checkRecord(def *schema.Program, jws string, received time.Time) (*revision, wire.Result) {
-	var res wire.Result
+// checkRecord verifies one signed record for the program that signed the batch. A record
+// that can never be accepted (bad signature, another program's, a wrong hash) is a
+// rejection with a reason the node can show its operator. A correctly signed record
+// whose body breaks the hub's rules is returned as differ: the hub's configuration, not
+// the record, may be what is wrong.
+func (h *Hub) checkRecord(def *schema.Program, jws string, received time.Time) (rv *revision, res wire.Result, differ error) {
 	if len(jws) > wire.MaxRecordBytes {
 		// Name the record if its payload can be read at all, so the node's operator
 		// knows which one to fix.
@@ -152,55 +163,55 @@ func (h *Hub) checkRecord(def *schema.Program, jws string, received time.Time) (
 				res.Seq, res.ID, res.Rev = rec.Seq, rec.ID, rec.Rev
 			}
 		}
-		return nil, reject(res, fmt.Sprintf("record is %d bytes; at most %d", len(jws), wire.MaxRecordBytes))
+		return nil, reject(res, fmt.Sprintf("record is %d bytes; at most %d", len(jws), wire.MaxRecordBytes)), nil
 	}
 	v, err := auth.Verify(jws, auth.TypeRecord, programKeys{h})
 	if err != nil {
-		return nil, reject(res, "signature: "+err.Error())
+		return nil, reject(res, "signature: "+err.Error()), nil
 	}
 	var rec schema.Record
 	dec := json.NewDecoder(bytes.NewReader(v.Payload))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&rec); err != nil {
-		return nil, reject(res, "malformed record: "+err.Error())
+		return nil, reject(res, "malformed record: "+err.Error()), nil
 	}
 	res.Seq, res.ID, res.Rev = rec.Seq, rec.ID, rec.Rev
 	if signer := h.enrolledKey(v.KeyID).Program; signer != def.Code {
-		return nil, reject(res, fmt.Sprintf("%v: signed with a key of program %s inside a batch of %s", ErrNotOwner, signer, def.Code))
+		return nil, reject(res, fmt.Sprintf("%v: signed with a key of program %s inside a batch of %s", ErrNotOwner, signer, def.Code)), nil
 	}
 	owner, err := schema.ProgramOfID(rec.ID)
 	switch {
 	case err != nil:
-		return nil, reject(res, err.Error())
+		return nil, reject(res, err.Error()), nil
 	case owner != def.Code || rec.Program != def.Code:
-		return nil, reject(res, fmt.Sprintf("%v: record %s (program %q) is owned by %s; only the owner program may write it", ErrNotOwner, rec.ID, rec.Program, owner))
+		return nil, reject(res, fmt.Sprintf("%v: record %s (program %q) is owned by %s; only the owner program may write it", ErrNotOwner, rec.ID, rec.Program, owner)), nil
 	case rec.Kind != schema.KindAlliance:
-		return nil, reject(res, fmt.Sprintf("kind %q is not one this hub accepts", rec.Kind))
+		return nil, reject(res, fmt.Sprintf("kind %q is not one this hub accepts", rec.Kind)), nil
 	}
 	if err := rec.CheckRev(); err != nil {
-		return nil, reject(res, err.Error())
+		return nil, reject(res, err.Error()), nil
 	}
 	var a schema.Alliance
 	dec = json.NewDecoder(bytes.NewReader(rec.Body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&a); err != nil {
-		return nil, reject(res, "malformed Alliance: "+err.Error())
+		return nil, res, fmt.Errorf("Alliance body: %w", err)
 	}
 	if a.ID != rec.ID {
-		return nil, reject(res, fmt.Sprintf("body id %q does not match record id %q", a.ID, rec.ID))
+		return nil, reject(res, fmt.Sprintf("body id %q does not match record id %q", a.ID, rec.ID)), nil
 	}
 	if a.Rev != "" {
-		return nil, reject(res, "body carries a rev; the revision belongs to the record, not its body")
+		return nil, reject(res, "body carries a rev; the revision belongs to the record, not its body"), nil
 	}
 	if err := a.Validate(def); err != nil {
-		return nil, reject(res, err.Error())
+		return nil, res, err
 	}
-	rv, err := newRevision(&rec, &a, v.KeyID, received, 0)
+	rv, err = newRevision(&rec, &a, v.KeyID, received, 0)
 	if err != nil {
-		return nil, reject(res, err.Error())
+		return nil, reject(res, err.Error()), nil
 	}
 	res.Outcome = wire.Accepted // provisional; apply decides
-	return rv, res
+	return rv, res, nil
 }
 
 func reject(r wire.Result, reason string) wire.Result {

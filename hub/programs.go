@@ -72,6 +72,11 @@ func (h *Hub) Enroll(req Enrollment) (view *ProgramView, created bool, err error
 		// makes a new one, rather than quietly keeping its public half.
 		errs.Add("jwk", "holds a private key; send only the public JWK (alliancehub enroll strips it), and generate a new key: this one has left its machine")
 	}
+	if jwk.KeyID != "" && jwk.KeyID == h.key.KeyID() {
+		// The hub never authors records, and a node holding the hub's key could mint
+		// tokens the hub takes as its own (admin).
+		errs.Add("jwk", "is the hub's own key; a program needs a key of its own (alliancehub keygen)")
+	}
 	if len(req.Name) > 200 {
 		errs.Add("name", "at most 200 characters")
 	}

@@ -13,7 +13,9 @@ type revNode struct {
 // decide says what to do with an incoming revision of a record, given the revisions
 // already stored for it (CouchDB-style revision trees, DESIGN.md "Conflicts"):
 //   - a revision already stored is a duplicate;
-//   - an ancestor of a stored revision is stale: it never regresses the roster;
+//   - an ancestor of a stored revision is stale: it never regresses the roster, but it is
+//     stored, so a history that arrived out of order (rev 3 before rev 2) closes up into
+//     one line again instead of staying a false conflict;
 //   - the first revision, or one that follows the current winner, is accepted;
 //   - anything else is a competing branch: stored and marked as a conflict, never
 //     silently dropped or allowed to overwrite.
@@ -62,4 +64,10 @@ func winner(known []revNode) (win revNode, leaves int) {
 		}
 	}
 	return win, leaves
+}
+
+// stores reports whether a revision with this outcome is kept. Everything verified and
+// new is kept; only exact duplicates are not.
+func stores(o wire.Outcome) bool {
+	return o == wire.Accepted || o == wire.Conflict || o == wire.Stale
 }

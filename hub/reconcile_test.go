@@ -62,6 +62,10 @@ func TestWinner(t *testing.T) {
 		{"higher generation wins", []revNode{a1, rn("2-bb", "1-aa"), rn("2-cc", "1-aa"), rn("3-01", "2-bb")}, "3-01", 2},
 		{"same generation: higher hash wins", []revNode{a1, rn("2-cc", "1-aa"), rn("2-bb", "1-aa")}, "2-cc", 2},
 		{"order of arrival does not matter", []revNode{rn("2-bb", "1-aa"), rn("2-cc", "1-aa"), a1}, "2-cc", 2},
+		// Rev 3 arrived before rev 2: two leaves until rev 2 (stale, but stored) closes
+		// the gap into one line.
+		{"a gap is two leaves", []revNode{a1, rn("3-cc", "2-bb")}, "3-cc", 2},
+		{"a filled gap is one line", []revNode{a1, rn("3-cc", "2-bb"), rn("2-bb", "1-aa")}, "3-cc", 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

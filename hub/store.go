@@ -200,7 +200,7 @@ func applyTxn(txn *memdb.Txn, rv *revision) (wire.Outcome, error) {
 		byRev[r.Rev] = r
 	}
 	out := decide(known, rv.node())
-	if out != wire.Accepted && out != wire.Conflict {
+	if !stores(out) {
 		return out, nil
 	}
 	if err := txn.Insert(tableRevisions, rv); err != nil {

@@ -2,6 +2,7 @@ package node
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -81,7 +82,12 @@ func (n *Node) write(a *schema.Alliance, prev string) (*schema.Alliance, error) 
 	if err != nil {
 		return nil, fmt.Errorf("store %s: %w", a.ID, err)
 	}
-	out := *a
+	// The stored object is decoded from the signed body, so it shares nothing with the
+	// caller's input and is exactly what was signed; memdb objects are never changed.
+	var out schema.Alliance
+	if err := json.Unmarshal(body, &out); err != nil {
+		return nil, err
+	}
 	out.Rev = rev
 	txn := n.db.Txn(true)
 	defer txn.Abort()
@@ -111,6 +117,7 @@ type Filter struct {
 	Standing schema.Standing // as of AsOf
 	AsOf     schema.Date
 	Category string // one of the program's category codes
+	National string // a national category the goals map to
 	Query    string // text in a participant's name
 	Limit    int
 	Token    string // the previous page's NextPageToken
@@ -153,7 +160,7 @@ func (n *Node) List(f Filter) (*Page, error) {
 	q := strings.ToLower(f.Query)
 	for raw := it.Next(); raw != nil; raw = it.Next() {
 		s := raw.(*stored)
-		if !f.match(s.Alliance, q) {
+		if !f.match(n.program, s.Alliance, q) {
 			continue
 		}
 		page.Total++
@@ -171,7 +178,7 @@ func (n *Node) List(f Filter) (*Page, error) {
 
 var errBadPageToken = errors.New("page_token is not one this server issued")
 
-func (f Filter) match(a *schema.Alliance, q string) bool {
+func (f Filter) match(p *schema.Program, a *schema.Alliance, q string) bool {
 	if f.Level != "" && a.Level != f.Level {
 		return false
 	}
@@ -182,6 +189,9 @@ func (f Filter) match(a *schema.Alliance, q string) bool {
 		return false
 	}
 	if f.Category != "" && !slices.ContainsFunc(a.Goals, func(g schema.Goal) bool { return g.Category == f.Category }) {
+		return false
+	}
+	if f.National != "" && !slices.Contains(p.NationalCategories(a.Goals), f.National) {
 		return false
 	}
 	if q != "" && !slices.ContainsFunc(a.Participants, func(p schema.Participant) bool {

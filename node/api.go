@@ -1,10 +1,12 @@
 package node
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/alliancehub/alliancehub/auth"
 	"github.com/alliancehub/alliancehub/internal/edge"
@@ -16,6 +18,7 @@ import (
 var errorRules = []edge.Rule{
 	{Err: ErrNotFound, Status: http.StatusNotFound, Slug: "not-found"},
 	{Err: errBadPageToken, Status: http.StatusBadRequest, Slug: "invalid-request"},
+	{Err: ErrSyncRunning, Status: http.StatusConflict, Slug: "sync-running"},
 }
 
 func (n *Node) routes() http.Handler {
@@ -102,12 +105,15 @@ func (n *Node) handleList(c echo.Context) error {
 	if f.Standing != "" && !f.Standing.Valid() {
 		return edge.FieldProblem("standing", "must be draft, active, expiring, expired, concluded, terminated or ambassador")
 	}
+	// category is the program's own (code or label) or, as on the roster, national.
 	if cat := c.QueryParam("category"); cat != "" {
-		pc, ok := n.program.Category(cat)
-		if !ok {
-			return edge.FieldProblem("category", "is not one of the program's goal categories")
+		if pc, ok := n.program.Category(cat); ok {
+			f.Category = pc.Code
+		} else if _, ok := schema.NationalLabels[cat]; ok {
+			f.National = cat
+		} else {
+			return edge.FieldProblem("category", "is neither one of the program's goal categories nor a national category")
 		}
-		f.Category = pc.Code
 	}
 	limit, err := parseLimit(c.QueryParam("limit"))
 	if err != nil {
@@ -137,9 +143,15 @@ func (n *Node) handleSync(c echo.Context) error {
 	if err := canWrite(c); err != nil {
 		return err
 	}
+	// A run may outlast the server's write timeout (its retry budget is minutes); it is
+	// bounded by that budget, so lift the deadline for this answer.
+	http.NewResponseController(c.Response().Writer).SetWriteDeadline(time.Time{})
 	// A failed run still answers 200 with its counts and "error" (CONTRACT.md): the
 	// request succeeded in running the sync; what the sync met is in the body.
-	res, _ := n.Sync(c.Request().Context())
+	res, err := n.TrySync(c.Request().Context())
+	if errors.Is(err, ErrSyncRunning) {
+		return err
+	}
 	return c.JSON(http.StatusOK, res)
 }
 

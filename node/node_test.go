@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -115,6 +116,12 @@ func TestCreateGetList(t *testing.T) {
 	if resp, _ := hubtest.Do(t, http.MethodGet, mi.URL+"/v1/alliances?as_of=2027", mi.Token, nil); resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("as_of=2027: %d, want 400", resp.StatusCode)
 	}
+	if got := list(t, mi, "?category=outreach").Total; got != 5 {
+		t.Errorf("national category total = %d, want 5", got)
+	}
+	if got := list(t, mi, "?category=dialogue").Total; got != 0 {
+		t.Errorf("national category dialogue total = %d, want 0", got)
+	}
 	if got := list(t, mi, "?category=Outreach%20and%20Communication").Total; got != 5 {
 		t.Errorf("category by label total = %d, want 5", got)
 	}
@@ -197,32 +204,50 @@ func bigAlliance() string {
 	return `{"participants":[{"name":"A"}],"signed_on":"2024-05-14","goals":[` + strings.Join(goals, ",") + `]}`
 }
 
-// TestRejectionsKept: a record the hub refuses (here because the node's program
-// definition has a category the hub's does not) is counted, listed with its reason in
-// the sync status, kept there across later runs, and does not block the outbox.
-func TestRejectionsKept(t *testing.T) {
+// TestRulesDifferHoldsRecords: when the node's program definition has a category the
+// hub's lacks, the hub refuses the batch; the node keeps every record and the error says
+// why, and once the hub's definition matches, the next run delivers them all.
+func TestRulesDifferHoldsRecords(t *testing.T) {
 	h := hubtest.StartHub(t, nil)
+	research := schema.Category{Code: "research", Label: "Research", National: "dialogue"}
 	mi := hubtest.StartNode(t, h, "MI", func(c *node.Config) {
 		def := *c.Program
-		def.Categories = append(append([]schema.Category(nil), def.Categories...),
-			schema.Category{Code: "research", Label: "Research", National: "dialogue"})
+		def.Categories = append(append([]schema.Category(nil), def.Categories...), research)
 		c.Program = &def
 	})
 	hubtest.Do(t, http.MethodPost, mi.URL+"/v1/alliances", mi.Token, []byte(
 		`{"participants":[{"name":"A"}],"goals":[{"category":"outreach-communication"},{"category":"research"}],"signed_on":"2024-05-14"}`))
 	hubtest.Do(t, http.MethodPost, mi.URL+"/v1/alliances", mi.Token, []byte(agc))
 	res, err := mi.Sync(t.Context())
-	if err != nil || res != (wire.SyncResult{Pushed: 2, Accepted: 1, Rejected: 1}) {
-		t.Fatalf("sync = %+v, %v", res, err)
+	if err == nil || !strings.Contains(res.Error, "rules for this program differ") || res.Pushed != 0 {
+		t.Fatalf("sync = %+v, %v; want the batch refused with the reason", res, err)
 	}
-	for run := range 2 {
-		st := status(t, mi)
-		if len(st.Rejected) != 1 || !strings.Contains(st.Rejected[0].Reason, "research") || st.Rejected[0].ID == "" || st.Outbox != 0 {
-			t.Errorf("run %d: status = %+v, want the rejection listed with its reason and an empty outbox", run, st)
-		}
-		if _, err := mi.Sync(t.Context()); err != nil {
-			t.Fatal(err)
-		}
+	if st := status(t, mi); st.Outbox != 2 || !strings.Contains(st.LastError, "research") {
+		t.Errorf("status = %+v, want both records still in the outbox and the cause named", st)
+	}
+
+	file := t.TempDir() + "/mi.json"
+	mustWriteDefinition(t, file, mi.Program())
+	cat, err := schema.LoadCatalog(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Catalog = cat
+	h.Restart(t)
+	res, err = mi.Sync(t.Context())
+	if err != nil || res != (wire.SyncResult{Pushed: 2, Accepted: 2}) {
+		t.Errorf("sync once the definitions agree = %+v, %v; want both accepted", res, err)
+	}
+}
+
+func mustWriteDefinition(t *testing.T, file string, p *schema.Program) {
+	t.Helper()
+	raw, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, raw, 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -416,5 +441,39 @@ func TestNextRun(t *testing.T) {
 	}
 	if _, err := node.New(node.Config{Program: withJitter.Program(), Key: withJitter.Key, DataDir: t.TempDir(), HubURL: h.URL, SyncAt: "25:00"}); err == nil {
 		t.Error("sync-at 25:00 accepted")
+	}
+}
+
+// TestSyncOnDemandWhileRunning: an on-demand sync during a run answers 409 at once
+// instead of queuing; the run in progress completes.
+func TestSyncOnDemandWhileRunning(t *testing.T) {
+	h := hubtest.StartHub(t, nil)
+	target, _ := url.Parse(h.URL)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	arrived, release := make(chan struct{}), make(chan struct{})
+	var first atomic.Bool
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if first.CompareAndSwap(false, true) {
+			close(arrived)
+			<-release
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	defer front.Close()
+	mi := hubtest.StartNode(t, h, "MI", func(c *node.Config) { c.HubURL = front.URL })
+	hubtest.Do(t, http.MethodPost, mi.URL+"/v1/alliances", mi.Token, []byte(agc))
+	done := make(chan wire.SyncResult, 1)
+	go func() {
+		res, _ := mi.Sync(t.Context())
+		done <- res
+	}()
+	<-arrived
+	resp, body := hubtest.Do(t, http.MethodPost, mi.URL+"/v1/sync", mi.Token, nil)
+	close(release)
+	if resp.StatusCode != http.StatusConflict || !strings.Contains(string(body), "sync-running") {
+		t.Errorf("sync during a run: %d %s, want 409 sync-running", resp.StatusCode, body)
+	}
+	if res := <-done; res.Accepted != 1 {
+		t.Errorf("the run in progress = %+v, want 1 accepted", res)
 	}
 }

@@ -65,6 +65,23 @@ type RunStatus struct {
 func (n *Node) Sync(ctx context.Context) (wire.SyncResult, error) {
 	n.syncMu.Lock()
 	defer n.syncMu.Unlock()
+	return n.syncLocked(ctx)
+}
+
+// ErrSyncRunning is an on-demand sync asked for while a run is in progress.
+var ErrSyncRunning = errors.New("a sync run is already in progress; its outcome will be in GET /v1/sync/status")
+
+// TrySync is Sync for on-demand requests: it answers ErrSyncRunning at once instead of
+// queuing behind a run in progress.
+func (n *Node) TrySync(ctx context.Context) (wire.SyncResult, error) {
+	if !n.syncMu.TryLock() {
+		return wire.SyncResult{}, ErrSyncRunning
+	}
+	defer n.syncMu.Unlock()
+	return n.syncLocked(ctx)
+}
+
+func (n *Node) syncLocked(ctx context.Context) (wire.SyncResult, error) {
 	run := RunStatus{StartedAt: n.now().UTC()}
 	var rejected []wire.Result
 	err := n.push(ctx, &run.Result, &rejected)

@@ -153,9 +153,13 @@ func (a *Alliance) Normalize(p *Program) {
 		a.Goals = []Goal{}
 	}
 	if a.Status == "" {
-		a.Status = StatusActive
-		if a.SignedOn.IsZero() {
+		switch {
+		case a.Termination != nil:
+			a.Status = StatusTerminated
+		case a.SignedOn.IsZero():
 			a.Status = StatusDraft
+		default:
+			a.Status = StatusActive
 		}
 	}
 	if a.TermMonths == 0 {
@@ -313,6 +317,9 @@ func (a *Alliance) Validate(p *Program) error {
 	}
 	if a.Status == StatusTerminated && a.Termination == nil {
 		errs.Add("termination", "status terminated needs a termination notice")
+	}
+	if a.Status != StatusTerminated && a.Termination != nil {
+		errs.Add("status", fmt.Sprintf("is %q, but the Alliance has a termination notice: status terminated", a.Status))
 	}
 	if t := a.Termination; t != nil {
 		errs.checkDate("termination.notice_on", t.NoticeOn)

@@ -149,12 +149,21 @@ func (d Date) AddMonths(n int) Date {
 	return out
 }
 
-// AddDays moves a day-precision date n days on; a partial date is returned unchanged.
+// AddDays moves the date n days on. A partial date moves from the last day it may mean
+// and keeps its precision: notice given in "2024-06" takes effect by "2024-07".
 func (d Date) AddDays(n int) Date {
-	if d.Precision() != PrecisionDay {
-		return d
+	switch d.Precision() {
+	case PrecisionNone:
+		return Date{}
+	case PrecisionDay:
+		return DateOf(d.First().AddDate(0, 0, n))
 	}
-	return DateOf(d.First().AddDate(0, 0, n))
+	out := DateOf(d.Last().AddDate(0, 0, n))
+	out.Day = 0
+	if d.Precision() == PrecisionYear {
+		out.Month = 0
+	}
+	return out
 }
 
 // First is the first day the date may mean, at midnight UTC.

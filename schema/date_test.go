@@ -298,8 +298,8 @@ func TestDateAddDays(t *testing.T) {
 		{name: "into a leap day", in: "2024-02-28", n: 1, want: "2024-02-29"},
 		{name: "across the year end", in: "2024-12-31", n: 1, want: "2025-01-01"},
 		{name: "backwards", in: "2024-03-01", n: -1, want: "2024-02-29"},
-		{name: "month precision unchanged", in: "2024-03", n: 30, want: "2024-03"},
-		{name: "year precision unchanged", in: "2024", n: 30, want: "2024"},
+		{name: "month precision moves from the month's last day", in: "2024-03", n: 30, want: "2024-04"},
+		{name: "year precision moves from the year's last day", in: "2024", n: 30, want: "2025"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -41,8 +41,8 @@ func (a *Alliance) Standing(asOf Date) Standing {
 		return StandingAmbassador
 	case StatusTerminated:
 		// Termination takes effect 30 days after notice (seed 001); until then the
-		// Alliance is still in force.
-		if t := a.Termination; t == nil || !t.EffectiveOn.First().After(day) {
+		// Alliance is still in force. A partial effective date counts to its last day.
+		if t := a.Termination; t == nil || !t.EffectiveOn.Last().After(day) {
 			return StandingTerminated
 		}
 	}

@@ -1,6 +1,7 @@
 package schema_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/alliancehub/alliancehub/schema"
@@ -112,5 +113,50 @@ func TestStandingAfterNormalize(t *testing.T) {
 				t.Errorf("Standing(%s) = %s, want %s", tt.asOf, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestTerminationFromNotice: a termination notice makes the Alliance terminated, in force
+// until 30 days after notice (seed 001; CSP 04-01-001 XIV); with a notice known only to
+// the month, it is never shown terminated before the last day it may take effect.
+func TestTerminationFromNotice(t *testing.T) {
+	c, err := schema.LoadCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	nv, _ := c.Get("NV")
+	cases := []struct {
+		name   string
+		notice string
+		asOf   string
+		want   schema.Standing
+	}{
+		{"before the effective date", "2024-06-01", "2024-06-30", schema.StandingActive},
+		{"on the effective date", "2024-06-01", "2024-07-01", schema.StandingTerminated},
+		{"month notice, early in the next month", "2024-06", "2024-07-05", schema.StandingActive},
+		{"month notice, after the month it takes effect in", "2024-06", "2024-08-01", schema.StandingTerminated},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a := &schema.Alliance{Participants: []schema.Participant{{Name: "A"}}, Goals: []schema.Goal{{Category: "safety-dialogue"}},
+				SignedOn: schema.MustDate("2024-01-15"), Termination: &schema.Termination{NoticeOn: schema.MustDate(tc.notice)}}
+			a.Normalize(nv)
+			if a.Status != schema.StatusTerminated {
+				t.Fatalf("status = %s, want terminated from the notice", a.Status)
+			}
+			if err := a.Validate(nv); err != nil {
+				t.Fatal(err)
+			}
+			if got := a.Standing(schema.MustDate(tc.asOf)); got != tc.want {
+				t.Errorf("Standing(%s) = %s, want %s", tc.asOf, got, tc.want)
+			}
+		})
+	}
+	a := &schema.Alliance{Program: "NV", Level: schema.LevelState, Status: schema.StatusActive, Participants: []schema.Participant{{Name: "A"}},
+		Goals: []schema.Goal{{Category: "safety-dialogue"}}, SignedOn: schema.MustDate("2024-01-15"), TermMonths: 24,
+		Termination: &schema.Termination{NoticeOn: schema.MustDate("2024-06-01"), EffectiveOn: schema.MustDate("2024-07-01")}}
+	a.ExpiresOn = a.DerivedExpiry()
+	if err := a.Validate(nv); err == nil || !strings.Contains(err.Error(), "status") {
+		t.Errorf("active with a termination notice: %v, want a status error", err)
 	}
 }

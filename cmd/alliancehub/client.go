@@ -29,7 +29,7 @@ func newAPIClient(base, token string) (*apiClient, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, usageError("%q is not a URL like http://127.0.0.1:8400", base)
 	}
-	return &apiClient{base: strings.TrimRight(base, "/"), token: token, http: &http.Client{Timeout: 15 * time.Minute}}, nil
+	return &apiClient{base: strings.TrimRight(base, "/"), token: token, http: &http.Client{Timeout: 5 * time.Minute}}, nil
 }
 
 // do sends a request and decodes a JSON answer into out, or returns the server's problem
@@ -146,6 +146,7 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	c.http.Timeout = 0 // the node bounds the run by its retry budget; wait for its answer
 	var res wire.SyncResult
 	if err := c.do(ctx, http.MethodPost, "/v1/sync", nil, &res); err != nil {
 		return err

@@ -25,9 +25,12 @@ type Hub struct {
 	Key *auth.Key
 	Dir string
 	URL string
-	srv *httptest.Server
-	cur atomic.Pointer[hub.Hub] // the hub the server answers with, swapped by Restart
-	now func() time.Time
+	// Catalog is the program definitions the hub starts with (nil: the built-in ones);
+	// set it and Restart to change them.
+	Catalog *schema.Catalog
+	srv     *httptest.Server
+	cur     atomic.Pointer[hub.Hub] // the hub the server answers with, swapped by Restart
+	now     func() time.Time
 }
 
 // StartHub starts a hub with a new key in a temporary directory. now may be nil.
@@ -45,7 +48,7 @@ func StartHub(t testing.TB, now func() time.Time) *Hub {
 
 func (h *Hub) open(t testing.TB) {
 	t.Helper()
-	hb, err := hub.New(hub.Config{Key: h.Key, DataDir: h.Dir, Now: h.now})
+	hb, err := hub.New(hub.Config{Key: h.Key, DataDir: h.Dir, Now: h.now, Catalog: h.Catalog})
 	if err != nil {
 		t.Fatalf("start hub: %v", err)
 	}
