@@ -43,12 +43,103 @@ func (n *Node) Create(a *schema.Alliance) (*schema.Alliance, error) {
 		return nil, err
 	}
 	a.ID = schema.NewID(n.program.Code)
-	return n.write(a, "")
+	n.writeMu.Lock()
+	defer n.writeMu.Unlock()
+	return n.writeLocked(a, "")
 }
 
-// write signs a new revision of a after prev, appends it to the journal (fsync) and only
-// then makes it visible. Writes are serialized so memdb follows journal order.
-func (n *Node) write(a *schema.Alliance, prev string) (*schema.Alliance, error) {
+// Update errors.
+var (
+	ErrPreconditionRequired = errors.New("If-Match is required: send the rev you last read (its ETag)")
+	ErrStaleRev             = errors.New("the Alliance has changed since you read it")
+)
+
+// Replace makes in the next revision of Alliance id. ifMatch must be the revision the
+// caller last read, so two clerks never overwrite each other unknowingly.
+func (n *Node) Replace(id, ifMatch string, in *schema.Alliance) (*schema.Alliance, error) {
+	if ifMatch == "" {
+		return nil, ErrPreconditionRequired
+	}
+	return n.update(id, ifMatch, func(cur *schema.Alliance) (*schema.Alliance, error) {
+		var errs schema.ValidationError
+		if in.ID != "" && in.ID != id {
+			errs.Add("id", fmt.Sprintf("is %q; the path names %s", in.ID, id))
+		}
+		if in.Rev != "" && in.Rev != cur.Rev {
+			errs.Add("rev", fmt.Sprintf("is %q; the current revision is %s (send it in If-Match, or leave rev out)", in.Rev, cur.Rev))
+		}
+		in.ID, in.Rev = id, ""
+		if in.Status == "" {
+			in.Status = cur.Status
+		}
+		given := in.ExpiresOn
+		in.Normalize(n.program)
+		if !given.IsZero() && given != in.ExpiresOn {
+			errs.Add("expires_on", fmt.Sprintf("is derived from signed_on, term_months and renewals (%s); leave it out", in.ExpiresOn))
+		}
+		if err := schema.CheckTransition(cur.Status, in.Status); err != nil {
+			errs.Add("status", err.Error())
+		}
+		if cur.Status == in.Status && !slices.Equal(cur.Renewals, in.Renewals) {
+			errs.Add("renewals", "change renewals through POST /v1/alliances/{id}/renew")
+		}
+		return in, errs.Err()
+	})
+}
+
+// Renew records a renewal of Alliance id (If-Match optional).
+func (n *Node) Renew(id, ifMatch string, signedOn schema.Date, termMonths int) (*schema.Alliance, error) {
+	return n.update(id, ifMatch, func(cur *schema.Alliance) (*schema.Alliance, error) {
+		return cur, cur.Renew(n.program, signedOn, termMonths)
+	})
+}
+
+// Terminate records written notice of termination of Alliance id (If-Match optional).
+func (n *Node) Terminate(id, ifMatch string, noticeOn schema.Date, reason string) (*schema.Alliance, error) {
+	return n.update(id, ifMatch, func(cur *schema.Alliance) (*schema.Alliance, error) {
+		return cur, cur.Terminate(noticeOn, reason)
+	})
+}
+
+// update reads the current revision of id, lets change build the next one from a private
+// copy, validates it and writes it, all under the write lock so nothing slips between
+// the check of ifMatch and the write. An edit that changes nothing makes no revision.
+func (n *Node) update(id, ifMatch string, change func(cur *schema.Alliance) (*schema.Alliance, error)) (*schema.Alliance, error) {
+	n.writeMu.Lock()
+	defer n.writeMu.Unlock()
+	cur, err := n.Get(id)
+	if err != nil {
+		return nil, err
+	}
+	if ifMatch != "" && ifMatch != "*" && ifMatch != cur.Rev {
+		return nil, fmt.Errorf("%w: you sent %s; it is now at %s", ErrStaleRev, ifMatch, cur.Rev)
+	}
+	body, err := schema.AllianceBody(cur)
+	if err != nil {
+		return nil, err
+	}
+	var work schema.Alliance // a private copy: memdb's object is never changed
+	if err := json.Unmarshal(body, &work); err != nil {
+		return nil, err
+	}
+	work.Rev = cur.Rev
+	next, err := change(&work)
+	if err != nil {
+		return nil, err
+	}
+	if err := next.Validate(n.program); err != nil {
+		return nil, err
+	}
+	if nb, err := schema.AllianceBody(next); err == nil && string(nb) == string(body) {
+		return cur, nil
+	}
+	return n.writeLocked(next, cur.Rev)
+}
+
+// writeLocked signs a new revision of a after prev, appends it to the journal (fsync)
+// and only then makes it visible. The caller holds writeMu, so memdb follows journal
+// order.
+func (n *Node) writeLocked(a *schema.Alliance, prev string) (*schema.Alliance, error) {
 	body, err := schema.AllianceBody(a)
 	if err != nil {
 		return nil, err
@@ -57,8 +148,6 @@ func (n *Node) write(a *schema.Alliance, prev string) (*schema.Alliance, error) 
 	if err != nil {
 		return nil, err
 	}
-	n.writeMu.Lock()
-	defer n.writeMu.Unlock()
 	rec := &schema.Record{ID: a.ID, Kind: schema.KindAlliance, Program: n.program.Code, Rev: rev, PrevRev: prev, IssuedAt: n.now().UTC(), Body: body}
 	err = n.journal.Update(func(tx *journal.Tx) error {
 		_, err := tx.Append(func(seq uint64) ([]byte, error) {

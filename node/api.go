@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/alliancehub/alliancehub/auth"
@@ -19,6 +20,8 @@ var errorRules = []edge.Rule{
 	{Err: ErrNotFound, Status: http.StatusNotFound, Slug: "not-found"},
 	{Err: errBadPageToken, Status: http.StatusBadRequest, Slug: "invalid-request"},
 	{Err: ErrSyncRunning, Status: http.StatusConflict, Slug: "sync-running"},
+	{Err: ErrPreconditionRequired, Status: http.StatusPreconditionRequired, Slug: "precondition-required"},
+	{Err: ErrStaleRev, Status: http.StatusPreconditionFailed, Slug: "precondition-failed"},
 }
 
 func (n *Node) routes() http.Handler {
@@ -33,6 +36,9 @@ func (n *Node) routes() http.Handler {
 	v1.POST("/alliances", n.handleCreate)
 	v1.GET("/alliances", n.handleList)
 	v1.GET("/alliances/:id", n.handleGet)
+	v1.PUT("/alliances/:id", n.handleReplace)
+	v1.POST("/alliances/:id/renew", n.handleRenew)
+	v1.POST("/alliances/:id/terminate", n.handleTerminate)
 	v1.POST("/sync", n.handleSync)
 	v1.GET("/sync/status", n.handleSyncStatus)
 	return e
@@ -76,8 +82,65 @@ func (n *Node) handleGet(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	return answer(c, a, nil)
+}
+
+// ifMatch reads the If-Match header: an entity tag, quoted or not.
+func ifMatch(c echo.Context) string {
+	v := strings.TrimSpace(c.Request().Header.Get("If-Match"))
+	v = strings.TrimPrefix(v, "W/")
+	return strings.Trim(v, `"`)
+}
+
+// answer sends a record with its revision as the ETag.
+func answer(c echo.Context, a *schema.Alliance, err error) error {
+	if err != nil {
+		return err
+	}
 	c.Response().Header().Set("ETag", `"`+a.Rev+`"`)
 	return c.JSON(http.StatusOK, a)
+}
+
+func (n *Node) handleReplace(c echo.Context) error {
+	if err := canWrite(c); err != nil {
+		return err
+	}
+	var a schema.Alliance
+	if err := edge.DecodeJSON(c, &a); err != nil {
+		return err
+	}
+	out, err := n.Replace(c.Param("id"), ifMatch(c), &a)
+	return answer(c, out, err)
+}
+
+func (n *Node) handleRenew(c echo.Context) error {
+	if err := canWrite(c); err != nil {
+		return err
+	}
+	var req struct {
+		SignedOn   schema.Date `json:"signed_on"`
+		TermMonths int         `json:"term_months"`
+	}
+	if err := edge.DecodeJSON(c, &req); err != nil {
+		return err
+	}
+	out, err := n.Renew(c.Param("id"), ifMatch(c), req.SignedOn, req.TermMonths)
+	return answer(c, out, err)
+}
+
+func (n *Node) handleTerminate(c echo.Context) error {
+	if err := canWrite(c); err != nil {
+		return err
+	}
+	var req struct {
+		NoticeOn schema.Date `json:"notice_on"`
+		Reason   string      `json:"reason"`
+	}
+	if err := edge.DecodeJSON(c, &req); err != nil {
+		return err
+	}
+	out, err := n.Terminate(c.Param("id"), ifMatch(c), req.NoticeOn, strings.TrimSpace(req.Reason))
+	return answer(c, out, err)
 }
 
 func (n *Node) handleList(c echo.Context) error {

@@ -43,6 +43,17 @@ type Category struct {
 	National string `json:"national"`
 }
 
+// TermBounds is the default and the allowed range of a term, in months.
+type TermBounds struct {
+	Default int `json:"default"`
+	Min     int `json:"min"`
+	Max     int `json:"max"`
+}
+
+func (b TermBounds) valid() bool {
+	return b.Min >= 1 && b.Max <= maxTermMonths && b.Min <= b.Default && b.Default <= b.Max
+}
+
 // Program is a program's definition: who it is and the rules its Alliances follow. It is
 // data, read from a JSON file, so a new State Plan needs no code change (DOMAIN.md,
 // Programs).
@@ -52,6 +63,8 @@ type Program struct {
 	Levels             []Level    `json:"levels"`
 	TimeZone           string     `json:"time_zone"`
 	DefaultTermMonths  int        `json:"default_term_months"`
+	RenewalTermMonths  TermBounds `json:"renewal_term_months,omitzero"`
+	MaxRenewals        int        `json:"max_renewals,omitempty"` // 0: no limit
 	Categories         []Category `json:"categories"`
 	RequiredCategories []string   `json:"required_categories,omitempty"`
 	Sources            []string   `json:"sources,omitempty"`
@@ -130,6 +143,17 @@ func (p *Program) check() error {
 	}
 	if p.DefaultTermMonths < 1 || p.DefaultTermMonths > maxTermMonths {
 		errs.Add("default_term_months", fmt.Sprintf("must be 1 to %d", maxTermMonths))
+	}
+	termOK := p.DefaultTermMonths >= 1 && p.DefaultTermMonths <= maxTermMonths
+	if p.RenewalTermMonths == (TermBounds{}) && termOK {
+		// Not stated: any term a record may hold, defaulting to the initial term.
+		p.RenewalTermMonths = TermBounds{Default: p.DefaultTermMonths, Min: 1, Max: maxTermMonths}
+	}
+	if r := p.RenewalTermMonths; (termOK || r != TermBounds{}) && !r.valid() {
+		errs.Add("renewal_term_months", fmt.Sprintf("want 1 <= min <= default <= max <= %d", maxTermMonths))
+	}
+	if p.MaxRenewals < 0 {
+		errs.Add("max_renewals", "must be 0 (no limit) or more")
 	}
 	if p.TimeZone == "" {
 		errs.Add("time_zone", "is required (an IANA name such as America/Detroit)")
