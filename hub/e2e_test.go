@@ -3,7 +3,6 @@ package hub_test
 import (
 	"encoding/base64"
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -222,24 +221,7 @@ func wantProblem(t *testing.T, resp *http.Response, body []byte, status int, slu
 // pushRaw sends a push body as is.
 func pushRaw(t testing.TB, h *hubtest.Hub, token, contentType string, body []byte) (*http.Response, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, h.URL+"/v1/sync/push", strings.NewReader(string(body)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", contentType)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, raw
+	return hubtest.Request(t, http.MethodPost, h.URL+"/v1/sync/push", token, http.Header{"Content-Type": {contentType}}, body)
 }
 
 // record builds a valid signed Alliance revision for program, signed by k.

@@ -1,7 +1,6 @@
 package node_test
 
 import (
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -14,24 +13,11 @@ import (
 // send makes a request with optional If-Match and returns status, ETag and body.
 func send(t *testing.T, n *hubtest.Node, method, path, ifMatch, body string) (int, string, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(method, n.URL+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+n.Token)
-	req.Header.Set("Content-Type", "application/json")
+	header := http.Header{"Content-Type": {"application/json"}}
 	if ifMatch != "" {
-		req.Header.Set("If-Match", ifMatch)
+		header.Set("If-Match", ifMatch)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp, raw := hubtest.Request(t, method, n.URL+path, n.Token, header, []byte(body))
 	return resp.StatusCode, resp.Header.Get("ETag"), raw
 }
 

@@ -162,24 +162,38 @@ func Token(t testing.TB, k *auth.Key, role auth.Role, program string) string {
 // bearer token (none if empty) and returns the response and its body.
 func Do(t testing.TB, method, url, token string, body any) (*http.Response, []byte) {
 	t.Helper()
-	var rd io.Reader
+	var raw []byte
 	switch b := body.(type) {
 	case nil:
 	case []byte:
-		rd = bytes.NewReader(b)
+		raw = b
 	default:
-		raw, err := json.Marshal(b)
-		if err != nil {
+		var err error
+		if raw, err = json.Marshal(b); err != nil {
 			t.Fatal(err)
 		}
-		rd = bytes.NewReader(raw)
+	}
+	header := http.Header{}
+	if body != nil {
+		header.Set("Content-Type", "application/json")
+	}
+	return Request(t, method, url, token, header, raw)
+}
+
+// Request sends body with a bearer token (none if empty) and the given headers, and
+// returns the response and its body.
+func Request(t testing.TB, method, url, token string, header http.Header, body []byte) (*http.Response, []byte) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
 	}
 	req, err := http.NewRequest(method, url, rd)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+	for k, v := range header {
+		req.Header[k] = v
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
