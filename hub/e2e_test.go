@@ -438,18 +438,16 @@ func mustPrivateJWK(t *testing.T, k *auth.Key) []byte {
 	return raw
 }
 
-// TestPushIdempotentAndConflict: a re-sent batch is answered duplicate and changes
-// nothing; a competing revision is kept and marks the record conflicted.
-func TestPushIdempotentAndConflict(t *testing.T) {
-	h := hubtest.StartHub(t, nil)
-	miKey, _ := auth.GenerateKey()
-	h.Enroll(t, "MI", miKey)
-	token := hubtest.Token(t, miKey, auth.RoleProgram, "MI")
-	id := schema.NewID("MI")
-	rev1 := record(t, miKey, "MI", id, 1, nil)
-	push := func(records ...string) wire.PushResponse {
+// miPusher enrolls a fresh MI key with h and returns it and a function that pushes
+// records in one signed batch and returns the answer.
+func miPusher(t *testing.T, h *hubtest.Hub) (*auth.Key, func(records ...string) wire.PushResponse) {
+	t.Helper()
+	key, _ := auth.GenerateKey()
+	h.Enroll(t, "MI", key)
+	token := hubtest.Token(t, key, auth.RoleProgram, "MI")
+	return key, func(records ...string) wire.PushResponse {
 		t.Helper()
-		resp, body := pushRaw(t, h, token, wire.MediaTypeJOSE, batch(t, miKey, "MI", time.Now(), records...))
+		resp, body := pushRaw(t, h, token, wire.MediaTypeJOSE, batch(t, key, "MI", time.Now(), records...))
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("push: %d %s", resp.StatusCode, body)
 		}
@@ -457,6 +455,28 @@ func TestPushIdempotentAndConflict(t *testing.T) {
 		hubtest.DecodeJSON(t, body, &pr)
 		return pr
 	}
+}
+
+// revOf reads the rev of a signed record.
+func revOf(jws string) string {
+	payload, _, _ := auth.UnverifiedPayload(jws)
+	var r schema.Record
+	json.Unmarshal(payload, &r)
+	return r.Rev
+}
+
+// following edits a record to follow prev, with another office.
+func following(prev, office string) func(*schema.Alliance, *schema.Record) {
+	return func(a *schema.Alliance, r *schema.Record) { a.Office = office; r.PrevRev = prev }
+}
+
+// TestPushIdempotentAndConflict: a re-sent batch is answered duplicate and changes
+// nothing; a competing revision is kept and marks the record conflicted.
+func TestPushIdempotentAndConflict(t *testing.T) {
+	h := hubtest.StartHub(t, nil)
+	miKey, push := miPusher(t, h)
+	id := schema.NewID("MI")
+	rev1 := record(t, miKey, "MI", id, 1, nil)
 	if got := push(rev1).Results[0].Outcome; got != wire.Accepted {
 		t.Fatalf("first push = %s, want accepted", got)
 	}
@@ -466,12 +486,8 @@ func TestPushIdempotentAndConflict(t *testing.T) {
 			t.Fatalf("re-sent batch = %+v, want duplicate and checkpoint 1", pr)
 		}
 	}
-	prev := roster(t, h, "").Items[0].Rev
-	branch := func(office string) func(*schema.Alliance, *schema.Record) {
-		return func(a *schema.Alliance, r *schema.Record) { a.Office = office; r.PrevRev = prev }
-	}
-	left := record(t, miKey, "MI", id, 1, branch("Lansing"))
-	right := record(t, miKey, "MI", id, 1, branch("Detroit"))
+	left := record(t, miKey, "MI", id, 1, following(revOf(rev1), "Lansing"))
+	right := record(t, miKey, "MI", id, 1, following(revOf(rev1), "Detroit"))
 	if got := push(left).Results[0].Outcome; got != wire.Accepted {
 		t.Fatalf("rev 2 = %s, want accepted", got)
 	}
@@ -487,15 +503,7 @@ func TestPushIdempotentAndConflict(t *testing.T) {
 		t.Fatalf("roster = %+v, want one conflicted record", r)
 	}
 	// The winner is deterministic: same generation, higher hash.
-	var l, rr schema.Record
-	for _, pair := range []struct {
-		jws string
-		rec *schema.Record
-	}{{left, &l}, {right, &rr}} {
-		payload, _, _ := auth.UnverifiedPayload(pair.jws)
-		json.Unmarshal(payload, pair.rec)
-	}
-	want := max(l.Rev, rr.Rev)
+	want := max(revOf(left), revOf(right))
 	if r.Items[0].Rev != want {
 		t.Errorf("winner = %s, want the higher hash %s", r.Items[0].Rev, want)
 	}
@@ -537,32 +545,18 @@ func TestPublicEndpoints(t *testing.T) {
 // line closes up, and the record is no longer conflicted, before or after a restart.
 func TestOutOfOrderHistoryHeals(t *testing.T) {
 	h := hubtest.StartHub(t, nil)
-	miKey, _ := auth.GenerateKey()
-	h.Enroll(t, "MI", miKey)
-	token := hubtest.Token(t, miKey, auth.RoleProgram, "MI")
+	miKey, push := miPusher(t, h)
 	id := schema.NewID("MI")
-	revOf := func(jws string) string {
-		payload, _, _ := auth.UnverifiedPayload(jws)
-		var r schema.Record
-		json.Unmarshal(payload, &r)
-		return r.Rev
-	}
-	follow := func(prev, office string) func(*schema.Alliance, *schema.Record) {
-		return func(a *schema.Alliance, r *schema.Record) { a.Office = office; r.PrevRev = prev }
-	}
 	rev1 := record(t, miKey, "MI", id, 1, nil)
-	rev2 := record(t, miKey, "MI", id, 1, follow(revOf(rev1), "Lansing"))
-	rev3 := record(t, miKey, "MI", id, 1, follow(revOf(rev2), "Detroit"))
+	rev2 := record(t, miKey, "MI", id, 1, following(revOf(rev1), "Lansing"))
+	rev3 := record(t, miKey, "MI", id, 1, following(revOf(rev2), "Detroit"))
 	for _, step := range []struct {
 		jws      string
 		want     wire.Outcome
 		conflict bool
 	}{{rev1, wire.Accepted, false}, {rev3, wire.Conflict, true}, {rev2, wire.Stale, false}} {
-		resp, body := pushRaw(t, h, token, wire.MediaTypeJOSE, batch(t, miKey, "MI", time.Now(), step.jws))
-		var pr wire.PushResponse
-		hubtest.DecodeJSON(t, body, &pr)
-		if resp.StatusCode != http.StatusOK || pr.Results[0].Outcome != step.want {
-			t.Fatalf("push %s: %d %s, want %s", revOf(step.jws), resp.StatusCode, body, step.want)
+		if got := push(step.jws).Results[0].Outcome; got != step.want {
+			t.Fatalf("push %s = %s, want %s", revOf(step.jws), got, step.want)
 		}
 		if got := roster(t, h, "").Items[0]; got.Conflict != step.conflict || got.Rev != revOf(rev3) && step.want != wire.Accepted {
 			t.Errorf("after %s: rev %s conflict %v, want rev 3 and conflict %v", step.want, got.Rev, got.Conflict, step.conflict)
