@@ -97,6 +97,16 @@ type Termination struct {
 	Reason      string `json:"reason,omitempty"`
 }
 
+// Addendum changes who signed the Alliance mid-life: a State Plan or a chapter joins, a
+// participant leaves (DOMAIN.md, Lifecycle). The Alliance keeps every addendum, so its
+// signatory history is never lost when the participant list changes.
+type Addendum struct {
+	SignedOn Date          `json:"signed_on"`
+	Added    []Participant `json:"added,omitempty"`
+	Removed  []string      `json:"removed,omitempty"` // participant names
+	Note     string        `json:"note,omitempty"`
+}
+
 // Alliance is one Alliance agreement as its program records it. ID and Rev are set by
 // the node; ExpiresOn is derived from the signing date, term and renewals.
 type Alliance struct {
@@ -114,6 +124,12 @@ type Alliance struct {
 	Status        Status        `json:"status"`
 	Renewals      []Renewal     `json:"renewals,omitempty"`
 	Termination   *Termination  `json:"termination,omitempty"`
+	// ConcludedOn is the day a concluded Alliance ended: the end of its term unless the
+	// record says otherwise.
+	ConcludedOn Date `json:"concluded_on,omitzero"`
+	// AmbassadorOn is the day the Alliance became an Ambassador, when known.
+	AmbassadorOn Date       `json:"ambassador_on,omitzero"`
+	Addenda      []Addendum `json:"addenda,omitempty"`
 }
 
 // Bounds on what one Alliance may hold; every input is bounded (DESIGN.md, Security).
@@ -123,6 +139,7 @@ const (
 	maxGoals         = 50
 	maxEmphasisAreas = 50
 	maxRenewals      = 50
+	maxAddenda       = 100
 	maxNameLen       = 300
 	maxTextLen       = 4000
 	maxShortLen      = 200
@@ -188,6 +205,21 @@ func (a *Alliance) Normalize(p *Program) {
 		t.EffectiveOn = t.NoticeOn.AddDays(TerminationNoticeDays)
 	}
 	a.ExpiresOn = a.DerivedExpiry()
+	if a.Status == StatusConcluded && a.ConcludedOn.IsZero() {
+		// Conclusion is at the end of the term unless the record says otherwise.
+		a.ConcludedOn = a.ExpiresOn
+	}
+	for i := range a.Addenda {
+		ad := &a.Addenda[i]
+		ad.Note = strings.TrimSpace(ad.Note)
+		for j := range ad.Added {
+			ad.Added[j].Name = strings.Join(strings.Fields(ad.Added[j].Name), " ")
+			ad.Added[j].Type = strings.ToLower(strings.TrimSpace(ad.Added[j].Type))
+		}
+		for j := range ad.Removed {
+			ad.Removed[j] = strings.Join(strings.Fields(ad.Removed[j]), " ")
+		}
+	}
 }
 
 // DerivedExpiry is the end of the current term: the last renewal's signing date plus its
@@ -230,24 +262,9 @@ func (a *Alliance) Validate(p *Program) error {
 		errs.Add("participants", fmt.Sprintf("has %d entries; at most %d", len(a.Participants), maxParticipants))
 	}
 	for i, pt := range a.Participants {
-		f := fmt.Sprintf("participants[%d]", i)
-		if pt.Name == "" {
-			errs.Add(f+".name", "is required")
-		}
-		errs.checkText(f+".name", pt.Name, maxNameLen)
-		if pt.Type != "" && !participantTypes[pt.Type] {
-			errs.Add(f+".type", fmt.Sprintf("%q is not a participant type: one of association, union, education, community, government, business, tribe, whistleblower, consulate, other", pt.Type))
-		}
-		errs.checkText(f+".address", pt.Address, maxShortLen*2)
-		errs.checkText(f+".contact.name", pt.Contact.Name, maxShortLen)
-		errs.checkText(f+".contact.phone", pt.Contact.Phone, 40)
-		if pt.Contact.Email != "" {
-			if addr, err := mail.ParseAddress(pt.Contact.Email); err != nil || addr.Address != pt.Contact.Email {
-				errs.Add(f+".contact.email", fmt.Sprintf("%q is not an e-mail address", pt.Contact.Email))
-			}
-		}
+		errs.checkParticipant(fmt.Sprintf("participants[%d]", i), pt)
 	}
-
+	errs.checkAddenda(a)
 	if len(a.Goals) > maxGoals {
 		errs.Add("goals", fmt.Sprintf("has %d entries; at most %d", len(a.Goals), maxGoals))
 	}
@@ -332,6 +349,20 @@ func (a *Alliance) Validate(p *Program) error {
 		}
 		errs.checkText("termination.reason", t.Reason, maxTextLen)
 	}
+	errs.checkEnd("concluded_on", a.ConcludedOn, a, StatusConcluded)
+	errs.checkEnd("ambassador_on", a.AmbassadorOn, a, StatusAmbassador)
+	if a.Status == StatusAmbassador {
+		// Ambassador: after the initial term and one renewal (seed 001), where the
+		// program, and the office, offer it.
+		switch {
+		case !p.OffersAmbassador(a.Office):
+			errs.Add("status", fmt.Sprintf("program %s does not offer Ambassador status%s", p.Code, officeNote(p, a.Office)))
+		case len(a.Renewals) == 0:
+			errs.Add("status", "an Ambassador has completed its initial term and one renewal; this Alliance has no renewal")
+		case a.AmbassadorOn.Invalid() == nil && !a.AmbassadorOn.IsZero() && a.AmbassadorOn.Last().Before(a.AmbassadorEligibleOn()):
+			errs.Add("ambassador_on", fmt.Sprintf("%s is before the Alliance was eligible (%s: initial term and one renewal completed, seed 001)", a.AmbassadorOn, day(a.AmbassadorEligibleOn())))
+		}
+	}
 	if want := a.DerivedExpiry(); a.ExpiresOn != want {
 		errs.Add("expires_on", fmt.Sprintf("is %q; derived from signed_on, term_months and renewals it is %q", a.ExpiresOn, want))
 	}
@@ -344,4 +375,81 @@ func joinLevels(ls []Level) string {
 		s[i] = string(l)
 	}
 	return strings.Join(s, ", ")
+}
+
+// checkParticipant checks one participant, named f.
+func (e *ValidationError) checkParticipant(f string, pt Participant) {
+	if pt.Name == "" {
+		e.Add(f+".name", "is required")
+	}
+	e.checkText(f+".name", pt.Name, maxNameLen)
+	if pt.Type != "" && !participantTypes[pt.Type] {
+		e.Add(f+".type", fmt.Sprintf("%q is not a participant type: one of association, union, education, community, government, business, tribe, whistleblower, consulate, other", pt.Type))
+	}
+	e.checkText(f+".address", pt.Address, maxShortLen*2)
+	e.checkText(f+".contact.name", pt.Contact.Name, maxShortLen)
+	e.checkText(f+".contact.phone", pt.Contact.Phone, 40)
+	if pt.Contact.Email != "" {
+		if addr, err := mail.ParseAddress(pt.Contact.Email); err != nil || addr.Address != pt.Contact.Email {
+			e.Add(f+".contact.email", fmt.Sprintf("%q is not an e-mail address", pt.Contact.Email))
+		}
+	}
+}
+
+// checkAddenda checks the signatory history: each addendum dated on or after signing,
+// in order, and adding or removing someone.
+func (e *ValidationError) checkAddenda(a *Alliance) {
+	if len(a.Addenda) > maxAddenda {
+		e.Add("addenda", fmt.Sprintf("has %d entries; at most %d", len(a.Addenda), maxAddenda))
+	}
+	prev := a.SignedOn
+	for i, ad := range a.Addenda {
+		f := fmt.Sprintf("addenda[%d]", i)
+		e.checkDate(f+".signed_on", ad.SignedOn)
+		switch {
+		case ad.SignedOn.IsZero():
+			e.Add(f+".signed_on", "is required: the date the addendum was signed")
+		case ad.SignedOn.Invalid() == nil && prev.Invalid() == nil && !prev.IsZero() && ad.SignedOn.Last().Before(prev.First()):
+			e.Add(f+".signed_on", fmt.Sprintf("%s is before %s; addenda follow the signing and one another", ad.SignedOn, prev))
+		}
+		if ad.SignedOn.Invalid() == nil && !ad.SignedOn.IsZero() {
+			prev = ad.SignedOn
+		}
+		if len(ad.Added) == 0 && len(ad.Removed) == 0 {
+			e.Add(f, "adds or removes no participant")
+		}
+		if len(ad.Added) > maxParticipants || len(ad.Removed) > maxParticipants {
+			e.Add(f, fmt.Sprintf("changes more than %d participants", maxParticipants))
+		}
+		for j, pt := range ad.Added {
+			e.checkParticipant(fmt.Sprintf("%s.added[%d]", f, j), pt)
+		}
+		for j, name := range ad.Removed {
+			if name == "" {
+				e.Add(fmt.Sprintf("%s.removed[%d]", f, j), "is empty")
+			}
+			e.checkText(fmt.Sprintf("%s.removed[%d]", f, j), name, maxNameLen)
+		}
+		e.checkText(f+".note", ad.Note, maxTextLen)
+	}
+}
+
+// checkEnd checks a date that only a record in status want carries (concluded_on,
+// ambassador_on): a date, on or after signing.
+func (e *ValidationError) checkEnd(field string, d Date, a *Alliance, want Status) {
+	e.checkDate(field, d)
+	switch {
+	case d.IsZero():
+	case a.Status != want:
+		e.Add(field, fmt.Sprintf("is set, but status is %s, not %s", a.Status, want))
+	case d.Invalid() == nil && a.SignedOn.Invalid() == nil && !a.SignedOn.IsZero() && d.Last().Before(a.SignedOn.First()):
+		e.Add(field, fmt.Sprintf("%s is before the Alliance was signed (%s)", d, a.SignedOn))
+	}
+}
+
+func officeNote(p *Program, office string) string {
+	if p.Ambassador {
+		return fmt.Sprintf(" for office %q, which opted out (seed 001: Regional and Area Offices have discretion)", office)
+	}
+	return ""
 }

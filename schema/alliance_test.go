@@ -128,12 +128,15 @@ func TestNormalize(t *testing.T) {
 			},
 		},
 		{
+			// A concluded Alliance concluded at the end of its term unless it says
+			// otherwise (seed 001).
 			name:    "given status, program and term are kept",
 			program: "MI",
 			in:      &schema.Alliance{Program: "NV", Status: schema.StatusConcluded, TermMonths: 12, SignedOn: schema.MustDate("2020-01-15")},
 			want: &schema.Alliance{
 				Program: "NV", Level: schema.LevelState, Status: schema.StatusConcluded, TermMonths: 12,
 				SignedOn: schema.MustDate("2020-01-15"), ExpiresOn: schema.MustDate("2021-01-15"),
+				ConcludedOn: schema.MustDate("2021-01-15"),
 			},
 		},
 		{
@@ -336,7 +339,14 @@ func TestValidateValid(t *testing.T) {
 			a.Termination = &schema.Termination{NoticeOn: schema.MustDate("2023-01")}
 			return a
 		}},
-		{name: "ambassador", program: "FED", in: func() *schema.Alliance { a := fedAlliance(); a.Status = schema.StatusAmbassador; return a }},
+		// Ambassador: after the initial term and one renewal, where offered (seed 001).
+		{name: "ambassador", program: "FED", in: func() *schema.Alliance {
+			a := fedAlliance()
+			a.SignedOn = schema.MustDate("2018-06-12")
+			a.Renewals = []schema.Renewal{{SignedOn: schema.MustDate("2020-06-12"), TermMonths: 24}}
+			a.Status, a.AmbassadorOn = schema.StatusAmbassador, schema.MustDate("2022-06-12")
+			return a
+		}},
 		{name: "concluded", program: "MI", in: func() *schema.Alliance { a := miAlliance(); a.Status = schema.StatusConcluded; return a }},
 		{name: "longest term", program: "FED", in: func() *schema.Alliance { a := fedAlliance(); a.TermMonths = 120; return a }},
 		{name: "shortest term", program: "FED", in: func() *schema.Alliance { a := fedAlliance(); a.TermMonths = 1; return a }},

@@ -3,6 +3,8 @@ package schema
 import (
 	"fmt"
 	"slices"
+	"strings"
+	"time"
 )
 
 // TerminationReasons are the reasons the directive lists for OSHA to terminate an
@@ -30,6 +32,12 @@ func CheckTransition(from, to Status) error {
 		return fmt.Errorf("renew through POST /v1/alliances/{id}/renew")
 	case to == StatusTerminated:
 		return fmt.Errorf("terminate through POST /v1/alliances/{id}/terminate")
+	case to == StatusConcluded:
+		return fmt.Errorf("conclude through POST /v1/alliances/{id}/conclude")
+	case to == StatusAmbassador:
+		return fmt.Errorf("make it an Ambassador through POST /v1/alliances/{id}/ambassador")
+	case from == StatusAmbassador:
+		return fmt.Errorf("an Ambassador stays an Ambassador")
 	}
 	return nil
 }
@@ -95,5 +103,176 @@ func (a *Alliance) Terminate(noticeOn Date, reason string) error {
 	}
 	a.Termination = &Termination{NoticeOn: noticeOn, EffectiveOn: noticeOn.AddDays(TerminationNoticeDays), Reason: reason}
 	a.Status = StatusTerminated
+	return nil
+}
+
+// InForce is the span the agreement is in force: from signing to the end of its current
+// term, or to the day a termination takes effect or the Alliance concluded, whichever
+// comes first. A partial date counts to the last day it may mean. A draft has no span.
+func (a *Alliance) InForce() Span {
+	if a.Status == StatusDraft || a.SignedOn.IsZero() || a.SignedOn.Invalid() != nil {
+		return Span{}
+	}
+	s := Span{From: anchorDay(a), Until: a.ExpiresOn.Last().AddDate(0, 0, 1)}
+	if a.ExpiresOn.IsZero() {
+		s.Until = s.From.AddDate(maxYear, 0, 0)
+	}
+	if t := a.Termination; t != nil && !t.EffectiveOn.IsZero() && t.EffectiveOn.Last().Before(s.Until) {
+		s.Until = t.EffectiveOn.Last()
+	}
+	if c := a.ConcludedOn; a.Status == StatusConcluded && !c.IsZero() && c.Last().AddDate(0, 0, 1).Before(s.Until) {
+		s.Until = c.Last().AddDate(0, 0, 1)
+	}
+	if s.Until.Before(s.From) {
+		s.Until = s.From
+	}
+	return s
+}
+
+// anchorDay is the day an Alliance's anniversaries count from. A signing date known only
+// to the month or year counts from its last day, so nothing falls due or overdue before
+// it could.
+func anchorDay(a *Alliance) time.Time { return a.SignedOn.Last() }
+
+// AmbassadorEligibleOn is the first day the Alliance has completed its initial term and
+// one renewal term (seed 001: "successfully completed at least one two-year initial
+// Alliance and one renewal term"), or the zero time if it has no renewal.
+func (a *Alliance) AmbassadorEligibleOn() time.Time {
+	if len(a.Renewals) == 0 || a.SignedOn.IsZero() {
+		return time.Time{}
+	}
+	initial := a.SignedOn.AddMonths(a.TermMonths).Last()
+	r := a.Renewals[0]
+	renewal := r.SignedOn.AddMonths(r.TermMonths).Last()
+	if renewal.Before(initial) {
+		return initial
+	}
+	return renewal
+}
+
+// AmbassadorEligible says whether the Alliance may become an Ambassador on asOf: the
+// program (and the signing office) offer the status, the Alliance is in force (active or
+// renewed, not ending) and it has completed its initial term and one renewal (seed 001).
+func (a *Alliance) AmbassadorEligible(p *Program, asOf Date) bool {
+	if !p.OffersAmbassador(a.Office) || (a.Status != StatusActive && a.Status != StatusRenewed) {
+		return false
+	}
+	on := a.AmbassadorEligibleOn()
+	return !on.IsZero() && !asOf.First().Before(on)
+}
+
+// MakeAmbassador records that the Alliance became an Ambassador on on. Ambassadors have
+// no reporting requirements (seed 001).
+func (a *Alliance) MakeAmbassador(p *Program, on Date) error {
+	var errs ValidationError
+	errs.checkDate("on", on)
+	switch {
+	case on.IsZero():
+		errs.Add("on", "is required: the date the Alliance became an Ambassador")
+	case on.Invalid() == nil && on.Precision() != PrecisionDay:
+		errs.Add("on", "must be a full date YYYY-MM-DD")
+	}
+	switch {
+	case !p.OffersAmbassador(a.Office):
+		errs.Add("status", fmt.Sprintf("program %s does not offer Ambassador status%s", p.Code, officeNote(p, a.Office)))
+	case a.Status != StatusActive && a.Status != StatusRenewed:
+		errs.Add("status", fmt.Sprintf("only an active or renewed Alliance can become an Ambassador; this one is %s", a.Status))
+	case len(a.Renewals) == 0:
+		errs.Add("renewals", "an Alliance becomes eligible after its initial term and one renewal (seed 001); it has not been renewed")
+	case on.Invalid() == nil && on.Precision() == PrecisionDay && !a.AmbassadorEligible(p, on):
+		errs.Add("on", fmt.Sprintf("the Alliance is eligible from %s, once its initial term and first renewal are completed (seed 001)", day(a.AmbassadorEligibleOn())))
+	}
+	if err := errs.Err(); err != nil {
+		return err
+	}
+	a.Status = StatusAmbassador
+	a.AmbassadorOn = on
+	return nil
+}
+
+// Conclude records that the Alliance ended at the end of its term without renewal
+// (seed 001: concluded). on defaults to the end of the term; an earlier end is a
+// termination, with its 30 days' notice.
+func (a *Alliance) Conclude(on Date) error {
+	var errs ValidationError
+	if on.IsZero() {
+		on = a.ExpiresOn
+	}
+	errs.checkDate("concluded_on", on)
+	switch a.Status {
+	case StatusActive, StatusRenewed:
+	case StatusDraft:
+		errs.Add("status", "a draft was never signed; delete it instead")
+	default:
+		errs.Add("status", fmt.Sprintf("a %s Alliance cannot conclude", a.Status))
+	}
+	if on.Invalid() == nil && !on.IsZero() && !a.ExpiresOn.IsZero() && on.Last().Before(a.ExpiresOn.First()) {
+		errs.Add("concluded_on", fmt.Sprintf("%s is before the term ends (%s); to end an Alliance early, terminate it with 30 days' notice (CSP 04-01-001 XIV)", on, a.ExpiresOn))
+	}
+	if err := errs.Err(); err != nil {
+		return err
+	}
+	a.Status = StatusConcluded
+	a.ConcludedOn = on
+	return nil
+}
+
+// Amend records an addendum signed on signedOn that adds and removes participants; the
+// participant list becomes the current signatories and the addendum keeps the history
+// (DOMAIN.md, Lifecycle: a State Plan or a chapter joins by addendum).
+func (a *Alliance) Amend(signedOn Date, added []Participant, removed []string, note string) error {
+	var errs ValidationError
+	switch a.Status {
+	case StatusTerminated, StatusConcluded:
+		errs.Add("status", fmt.Sprintf("a %s Alliance takes no addenda", a.Status))
+	}
+	have := map[string]int{}
+	for i, pt := range a.Participants {
+		have[strings.ToLower(pt.Name)] = i
+	}
+	drop := map[int]bool{}
+	for i, name := range removed {
+		name = strings.Join(strings.Fields(name), " ")
+		removed[i] = name
+		j, ok := have[strings.ToLower(name)]
+		if !ok {
+			errs.Add(fmt.Sprintf("removed[%d]", i), fmt.Sprintf("%q is not a participant", name))
+			continue
+		}
+		drop[j] = true
+	}
+	next := []Participant{}
+	for i, pt := range a.Participants {
+		if !drop[i] {
+			next = append(next, pt)
+		}
+	}
+	for i, pt := range added {
+		pt.Name = strings.Join(strings.Fields(pt.Name), " ")
+		pt.Type = strings.ToLower(strings.TrimSpace(pt.Type))
+		added[i] = pt
+		if j, ok := have[strings.ToLower(pt.Name)]; ok && !drop[j] {
+			errs.Add(fmt.Sprintf("added[%d].name", i), fmt.Sprintf("%q is already a participant", pt.Name))
+		}
+		next = append(next, pt)
+	}
+	if len(next) == 0 {
+		errs.Add("removed", "would leave the Alliance with no participant")
+	}
+	ad := Addendum{SignedOn: signedOn, Added: added, Removed: removed, Note: strings.TrimSpace(note)}
+	var check ValidationError
+	check.checkAddenda(&Alliance{SignedOn: a.SignedOn, Addenda: append(slices.Clone(a.Addenda), ad)})
+	for _, f := range check.Fields {
+		// Name fields as the request does: "signed_on", not "addenda[3].signed_on".
+		if _, rest, ok := strings.Cut(f.Field, "]."); ok && strings.HasPrefix(f.Field, fmt.Sprintf("addenda[%d]", len(a.Addenda))) {
+			f.Field = rest
+		}
+		errs.Fields = append(errs.Fields, f)
+	}
+	if err := errs.Err(); err != nil {
+		return err
+	}
+	a.Participants = next
+	a.Addenda = append(slices.Clone(a.Addenda), ad)
 	return nil
 }

@@ -148,7 +148,10 @@ func TestCheckTransition(t *testing.T) {
 		ok       bool
 	}{
 		{schema.StatusDraft, schema.StatusActive, true},
-		{schema.StatusActive, schema.StatusConcluded, true},
+		{schema.StatusActive, schema.StatusConcluded, false}, // POST .../conclude
+		{schema.StatusRenewed, schema.StatusAmbassador, false}, // POST .../ambassador
+		{schema.StatusAmbassador, schema.StatusActive, false},
+		{schema.StatusActive, schema.StatusAmbassador, false},
 		{schema.StatusActive, schema.StatusActive, true},
 		{schema.StatusActive, schema.StatusDraft, false},
 		{schema.StatusTerminated, schema.StatusActive, false},

@@ -67,7 +67,16 @@ type Program struct {
 	MaxRenewals        int        `json:"max_renewals,omitempty"` // 0: no limit
 	Categories         []Category `json:"categories"`
 	RequiredCategories []string   `json:"required_categories,omitempty"`
-	Sources            []string   `json:"sources,omitempty"`
+	// Reports the program requires of each Alliance, with their cadence and due dates.
+	Reports []ReportRule `json:"reports,omitempty"`
+	// MeetingsPerYear is how often the implementation team must meet; zero means three
+	// (CSP 04-01-001 VII.F and XII.C, seed 003).
+	MeetingsPerYear int `json:"meetings_per_year,omitempty"`
+	// Ambassador says whether the program offers Ambassador status (seed 001); Regional
+	// and Area Offices have discretion to opt out, named in AmbassadorOptOutOffices.
+	Ambassador              bool     `json:"ambassador,omitempty"`
+	AmbassadorOptOutOffices []string `json:"ambassador_opt_out_offices,omitempty"`
+	Sources                 []string `json:"sources,omitempty"`
 
 	loc *time.Location
 }
@@ -184,6 +193,36 @@ func (p *Program) check() error {
 			seen[key] = f
 		}
 	}
+	if p.MeetingsPerYear < 0 || p.MeetingsPerYear > 52 {
+		errs.Add("meetings_per_year", "must be 0 (the directive's three) to 52")
+	}
+	if p.MeetingsPerYear == 0 {
+		p.MeetingsPerYear = DefaultMeetingsPerYear
+	}
+	cadences := map[Cadence]bool{}
+	for i, r := range p.Reports {
+		f := fmt.Sprintf("reports[%d]", i)
+		if !r.Cadence.valid() {
+			errs.Add(f+".cadence", fmt.Sprintf("%q is not one of quarterly, semiannual, annual", r.Cadence))
+		} else if cadences[r.Cadence] {
+			errs.Add(f+".cadence", fmt.Sprintf("%s is listed twice", r.Cadence))
+		}
+		cadences[r.Cadence] = true
+		if !r.Anchor.valid() {
+			errs.Add(f+".anchor", fmt.Sprintf("%q is not one of anniversary, calendar, fiscal", r.Anchor))
+		}
+		if r.DueDays < 0 || r.DueDays > 366 {
+			errs.Add(f+".due_days", "must be 0 to 366 days after the period ends")
+		}
+	}
+	for i, o := range p.AmbassadorOptOutOffices {
+		if strings.TrimSpace(o) == "" {
+			errs.Add(fmt.Sprintf("ambassador_opt_out_offices[%d]", i), "is empty")
+		}
+	}
+	if !p.Ambassador && len(p.AmbassadorOptOutOffices) > 0 {
+		errs.Add("ambassador_opt_out_offices", "the program does not offer Ambassador status (ambassador is false)")
+	}
 	for i, r := range p.RequiredCategories {
 		if _, ok := p.Category(r); !ok {
 			errs.Add(fmt.Sprintf("required_categories[%d]", i), fmt.Sprintf("%q is not one of the program's categories", r))
@@ -289,6 +328,27 @@ func (c *Catalog) Codes() []string {
 	}
 	sort.Strings(codes)
 	return codes
+}
+
+// ReportRule returns the program's rule for a cadence.
+func (p *Program) ReportRule(c Cadence) (ReportRule, bool) {
+	for _, r := range p.Reports {
+		if r.Cadence == c {
+			return r, true
+		}
+	}
+	return ReportRule{}, false
+}
+
+// OffersAmbassador reports whether an Alliance signed by office may become an
+// Ambassador: the program offers the status and the office has not opted out (seed 001).
+func (p *Program) OffersAmbassador(office string) bool {
+	if !p.Ambassador {
+		return false
+	}
+	return !slices.ContainsFunc(p.AmbassadorOptOutOffices, func(o string) bool {
+		return strings.EqualFold(strings.TrimSpace(o), strings.TrimSpace(office))
+	})
 }
 
 // validLevel reports whether the program records Alliances at level l.

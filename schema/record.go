@@ -17,10 +17,40 @@ import (
 // Kind says what a record's body holds.
 type Kind string
 
-// Record kinds. Reports and tombstones are added by the node lifecycle work.
+// Record kinds.
 const (
 	KindAlliance Kind = "alliance"
+	// KindReport is an Alliance's report for one period (CONTRACT.md: reports are
+	// records of their own).
+	KindReport Kind = "report"
+	// KindTombstone ends a draft Alliance that was never signed: a signed revision that
+	// follows the draft's last one, so the deletion travels and reconciles like any
+	// other change. Signed Alliances are never deleted.
+	KindTombstone Kind = "tombstone"
 )
+
+// Valid reports whether k is a record kind.
+func (k Kind) Valid() bool { return k == KindAlliance || k == KindReport || k == KindTombstone }
+
+// Tombstone is the body of a KindTombstone revision.
+type Tombstone struct {
+	ID      string `json:"id"`
+	Deleted bool   `json:"deleted"` // always true: a body that says what it is
+	Reason  string `json:"reason,omitempty"`
+}
+
+// Validate checks a tombstone body for record id.
+func (t *Tombstone) Validate(id string) error {
+	var errs ValidationError
+	if t.ID != id {
+		errs.Add("id", fmt.Sprintf("is %q; the record is %s", t.ID, id))
+	}
+	if !t.Deleted {
+		errs.Add("deleted", "must be true")
+	}
+	errs.checkText("reason", t.Reason, maxTextLen)
+	return errs.Err()
+}
 
 // Record is one signed revision of a record: the payload a node signs as a JWS. The body
 // travels as the exact bytes that were signed and hashed, so any reader can check the
@@ -115,6 +145,13 @@ func ProgramOfID(id string) (string, error) {
 		return "", fmt.Errorf("%w: %q is not PROGRAM-SUFFIX", ErrBadID, id)
 	}
 	return prog, nil
+}
+
+// ReportBody is the canonical body of a report revision.
+func ReportBody(r *Report) ([]byte, error) {
+	c := *r
+	c.Rev = ""
+	return json.Marshal(&c)
 }
 
 // AllianceBody is the canonical body of an Alliance revision: its JSON without the

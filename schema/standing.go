@@ -36,9 +36,15 @@ func (a *Alliance) Standing(asOf Date) Standing {
 	case StatusDraft:
 		return StandingDraft
 	case StatusConcluded:
-		return StandingConcluded
+		// Concluded from its recorded day; until then the term runs on.
+		if c := a.ConcludedOn; c.IsZero() || !c.Last().After(day) {
+			return StandingConcluded
+		}
 	case StatusAmbassador:
-		return StandingAmbassador
+		// An Ambassador has no term to expire (seed 001).
+		if d := a.AmbassadorOn; d.IsZero() || !d.First().After(day) {
+			return StandingAmbassador
+		}
 	case StatusTerminated:
 		// Termination takes effect 30 days after notice (seed 001); until then the
 		// Alliance is still in force. A partial effective date counts to its last day.

@@ -1,0 +1,181 @@
+package schema
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"time"
+)
+
+// Cadence is how often a program requires a report.
+type Cadence string
+
+// Cadences. Federal Alliances report annually (CSP 04-01-001 XII.D.2, seed 003); MIOSHA
+// partners submit a quarterly and an annual report (seed 004); the directive also speaks
+// of semiannual status reports (CSP 04-01-001 XI, seed 003).
+const (
+	CadenceQuarterly  Cadence = "quarterly"
+	CadenceSemiannual Cadence = "semiannual"
+	CadenceAnnual     Cadence = "annual"
+)
+
+func (c Cadence) valid() bool {
+	return c == CadenceQuarterly || c == CadenceSemiannual || c == CadenceAnnual
+}
+
+// months is the length of one period of the cadence.
+func (c Cadence) months() int {
+	switch c {
+	case CadenceQuarterly:
+		return 3
+	case CadenceSemiannual:
+		return 6
+	}
+	return 12
+}
+
+// Anchor says where a program's reporting year starts.
+type Anchor string
+
+// Anchors.
+const (
+	// AnchorAnniversary: the Alliance's own year, from its signing anniversary. The
+	// federal annual report covers the year ending on the anniversary and is due within
+	// 60 days of it (CSP 04-01-001 XII.D.2.a, seed 003). "2026-annual" is the Alliance
+	// year that ends on the 2026 anniversary.
+	AnchorAnniversary Anchor = "anniversary"
+	// AnchorCalendar: January to December; "2026-Q1" is January to March 2026.
+	AnchorCalendar Anchor = "calendar"
+	// AnchorFiscal: the federal fiscal year, October to September, named by the year it
+	// ends in ("2026-Q1" is October to December 2025). Newer federal evaluations are by
+	// fiscal year (DOMAIN.md, Obligations).
+	AnchorFiscal Anchor = "fiscal"
+)
+
+func (a Anchor) valid() bool {
+	return a == AnchorAnniversary || a == AnchorCalendar || a == AnchorFiscal
+}
+
+// ReportRule is one report a program requires of each Alliance: its cadence, where its
+// year starts and how many days after the period ends it is due.
+type ReportRule struct {
+	Cadence Cadence `json:"cadence"`
+	Anchor  Anchor  `json:"anchor"`
+	DueDays int     `json:"due_days"`
+}
+
+// DefaultMeetingsPerYear: the implementation team meets at least three times a year
+// (CSP 04-01-001 VII.F, XII.C; seed 003).
+const DefaultMeetingsPerYear = 3
+
+// Period names a reporting period: "2026-Q3", "2026-H1" or "2026-annual" (CONTRACT.md).
+type Period struct {
+	Year    int
+	Cadence Cadence
+	N       int // quarter 1-4 or half 1-2; 1 for annual
+}
+
+var periodShape = regexp.MustCompile(`^([0-9]{4})-(Q[1-4]|H[12]|annual)$`)
+
+// ParsePeriod reads "YYYY-Qn", "YYYY-Hn" or "YYYY-annual".
+func ParsePeriod(s string) (Period, error) {
+	m := periodShape.FindStringSubmatch(s)
+	if m == nil {
+		return Period{}, fmt.Errorf("%q is not a period: YYYY-Qn (quarter 1-4), YYYY-Hn (half 1-2) or YYYY-annual", s)
+	}
+	year, _ := strconv.Atoi(m[1])
+	if year < minYear || year > maxYear {
+		return Period{}, fmt.Errorf("%q: year must be %d to %d", s, minYear, maxYear)
+	}
+	switch m[2][0] {
+	case 'Q':
+		return Period{Year: year, Cadence: CadenceQuarterly, N: int(m[2][1] - '0')}, nil
+	case 'H':
+		return Period{Year: year, Cadence: CadenceSemiannual, N: int(m[2][1] - '0')}, nil
+	}
+	return Period{Year: year, Cadence: CadenceAnnual, N: 1}, nil
+}
+
+func (p Period) String() string {
+	switch p.Cadence {
+	case CadenceQuarterly:
+		return fmt.Sprintf("%04d-Q%d", p.Year, p.N)
+	case CadenceSemiannual:
+		return fmt.Sprintf("%04d-H%d", p.Year, p.N)
+	}
+	return fmt.Sprintf("%04d-annual", p.Year)
+}
+
+// Span is a range of days: From is the first day, Until the day after the last (both at
+// midnight UTC).
+type Span struct {
+	From, Until time.Time
+}
+
+// Last is the last day of the span.
+func (s Span) Last() time.Time { return s.Until.AddDate(0, 0, -1) }
+
+// Overlaps reports whether two spans share a day.
+func (s Span) Overlaps(o Span) bool { return s.From.Before(o.Until) && o.From.Before(s.Until) }
+
+// yearStart is the first day of reporting year y under the anchor. For the anniversary
+// anchor, signed is the day the Alliance was signed and year y ends on its anniversary
+// in y.
+func yearStart(a Anchor, y int, signed time.Time) time.Time {
+	switch a {
+	case AnchorFiscal:
+		return time.Date(y-1, time.October, 1, 0, 0, 0, 0, time.UTC)
+	case AnchorAnniversary:
+		return anniversary(signed, y-1)
+	}
+	return time.Date(y, time.January, 1, 0, 0, 0, 0, time.UTC)
+}
+
+// anniversary is signed's anniversary in year y; a 29 February signing has its
+// anniversary on 28 February in common years.
+func anniversary(signed time.Time, y int) time.Time {
+	d := min(signed.Day(), daysIn(y, int(signed.Month())))
+	return time.Date(y, signed.Month(), d, 0, 0, 0, 0, time.UTC)
+}
+
+// Span is the days period p covers under the anchor (signed: see yearStart).
+func (p Period) Span(a Anchor, signed time.Time) Span {
+	start := yearStart(a, p.Year, signed)
+	n := p.Cadence.months()
+	if a == AnchorAnniversary {
+		// Month arithmetic from the anniversary clamps like AddMonths does.
+		from := addMonthsClamped(start, n*(p.N-1))
+		return Span{From: from, Until: addMonthsClamped(start, n*p.N)}
+	}
+	from := start.AddDate(0, n*(p.N-1), 0)
+	return Span{From: from, Until: from.AddDate(0, n, 0)}
+}
+
+func addMonthsClamped(t time.Time, n int) time.Time {
+	months := t.Year()*12 + int(t.Month()) - 1 + n
+	y, m := months/12, months%12+1
+	return time.Date(y, time.Month(m), min(t.Day(), daysIn(y, m)), 0, 0, 0, 0, time.UTC)
+}
+
+// Due is the day a report for p is due under rule r: DueDays after the period ends.
+func (p Period) Due(r ReportRule, signed time.Time) time.Time {
+	return p.Span(r.Anchor, signed).Until.AddDate(0, 0, r.DueDays)
+}
+
+// periodsOverlapping lists the periods of rule r that share a day with span w, in order.
+func periodsOverlapping(r ReportRule, signed time.Time, w Span) []Period {
+	if !w.From.Before(w.Until) {
+		return nil
+	}
+	per := 12 / r.Cadence.months()
+	var out []Period
+	for y := w.From.Year() - 1; y <= w.Until.Year()+1; y++ {
+		for n := 1; n <= per; n++ {
+			p := Period{Year: y, Cadence: r.Cadence, N: n}
+			if p.Span(r.Anchor, signed).Overlaps(w) {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
