@@ -148,7 +148,7 @@ func TestCheckTransition(t *testing.T) {
 		ok       bool
 	}{
 		{schema.StatusDraft, schema.StatusActive, true},
-		{schema.StatusActive, schema.StatusConcluded, false}, // POST .../conclude
+		{schema.StatusActive, schema.StatusConcluded, false},   // POST .../conclude
 		{schema.StatusRenewed, schema.StatusAmbassador, false}, // POST .../ambassador
 		{schema.StatusAmbassador, schema.StatusActive, false},
 		{schema.StatusActive, schema.StatusAmbassador, false},
