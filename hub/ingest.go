@@ -185,28 +185,49 @@ func (h *Hub) checkRecord(def *schema.Program, jws string, received time.Time) (
 		return nil, reject(res, err.Error()), nil
 	case owner != def.Code || rec.Program != def.Code:
 		return nil, reject(res, fmt.Sprintf("%v: record %s (program %q) is owned by %s; only the owner program may write it", ErrNotOwner, rec.ID, rec.Program, owner)), nil
-	case rec.Kind != schema.KindAlliance:
+	case !rec.Kind.Valid():
 		return nil, reject(res, fmt.Sprintf("kind %q is not one this hub accepts", rec.Kind)), nil
 	}
 	if err := rec.CheckRev(); err != nil {
 		return nil, reject(res, err.Error()), nil
 	}
-	var a schema.Alliance
-	dec = json.NewDecoder(bytes.NewReader(rec.Body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&a); err != nil {
-		return nil, res, fmt.Errorf("Alliance body: %w", err)
-	}
-	if a.ID != rec.ID {
-		return nil, reject(res, fmt.Sprintf("body id %q does not match record id %q", a.ID, rec.ID)), nil
-	}
-	if a.Rev != "" {
-		return nil, reject(res, "body carries a rev; the revision belongs to the record, not its body"), nil
-	}
-	if err := a.Validate(def); err != nil {
+	body, err := decodeBody(&rec, true)
+	if err != nil {
+		// A body this hub cannot read may be a newer node's: hold the batch.
 		return nil, res, err
 	}
-	rv, err = newRevision(&rec, &a, v.KeyID, received, 0)
+	switch b := body.(type) {
+	case *schema.Alliance:
+		if b.ID != rec.ID {
+			return nil, reject(res, fmt.Sprintf("body id %q does not match record id %q", b.ID, rec.ID)), nil
+		}
+		if b.Rev != "" {
+			return nil, reject(res, "body carries a rev; the revision belongs to the record, not its body"), nil
+		}
+		if err := b.Validate(def); err != nil {
+			return nil, res, err
+		}
+	case *schema.Report:
+		if want := schema.ReportID(b.AllianceID, b.Period); b.ID != rec.ID || rec.ID != want {
+			return nil, reject(res, fmt.Sprintf("report id %q: a report's record id is its Alliance's id, a dot and its period (%s)", rec.ID, want)), nil
+		}
+		if b.Rev != "" {
+			return nil, reject(res, "body carries a rev; the revision belongs to the record, not its body"), nil
+		}
+		// What a report says of itself; its fit with the Alliance's term is the node's
+		// to check, since the Alliance may arrive later.
+		if err := b.Validate(def); err != nil {
+			return nil, res, err
+		}
+	case *schema.Tombstone:
+		if rec.PrevRev == "" {
+			return nil, reject(res, "a tombstone follows the revision it deletes; prev_rev is empty"), nil
+		}
+		if err := b.Validate(rec.ID); err != nil {
+			return nil, reject(res, err.Error()), nil
+		}
+	}
+	rv, err = newRevision(&rec, body, v.KeyID, received, 0)
 	if err != nil {
 		return nil, reject(res, err.Error()), nil
 	}

@@ -4,10 +4,11 @@ import "github.com/alliancehub/alliancehub/hub/wire"
 
 // revNode is what reconciliation needs to know of one stored revision.
 type revNode struct {
-	Rev  string
-	Prev string
-	Gen  int
-	Hash string
+	Rev     string
+	Prev    string
+	Gen     int
+	Hash    string
+	Deleted bool // a tombstone
 }
 
 // decide says what to do with an incoming revision of a record, given the revisions
@@ -47,8 +48,9 @@ func decide(known []revNode, in revNode) wire.Outcome {
 }
 
 // winner picks the revision the roster shows, deterministically on every server: among
-// the leaves (revisions nothing follows), the highest generation, then the highest hash.
-// leaves > 1 means the record is conflicted.
+// the leaves (revisions nothing follows), a live one over a tombstone (as CouchDB does:
+// a deletion on one branch never hides an edit on another), then the highest
+// generation, then the highest hash. leaves > 1 means the record is conflicted.
 func winner(known []revNode) (win revNode, leaves int) {
 	followed := make(map[string]bool, len(known))
 	for _, k := range known {
@@ -59,7 +61,11 @@ func winner(known []revNode) (win revNode, leaves int) {
 			continue
 		}
 		leaves++
-		if leaves == 1 || k.Gen > win.Gen || (k.Gen == win.Gen && k.Hash > win.Hash) {
+		better := k.Gen > win.Gen || (k.Gen == win.Gen && k.Hash > win.Hash)
+		if k.Deleted != win.Deleted {
+			better = win.Deleted
+		}
+		if leaves == 1 || better {
 			win = k
 		}
 	}

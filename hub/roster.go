@@ -11,6 +11,7 @@ import (
 
 	"github.com/alliancehub/alliancehub/hub/wire"
 	"github.com/alliancehub/alliancehub/schema"
+	"github.com/hashicorp/go-memdb"
 )
 
 // RosterQuery filters the national roster (CONTRACT.md, GET /v1/roster).
@@ -79,6 +80,9 @@ func (h *Hub) eachRosterItem(q RosterQuery, fn func(wire.RosterItem)) error {
 	text := strings.ToLower(q.Q)
 	for raw := it.Next(); raw != nil; raw = it.Next() {
 		e := raw.(*entry)
+		if !e.onRoster() {
+			continue
+		}
 		a := e.Winner.Alliance
 		if (q.Level != "" && a.Level != q.Level) || (q.Status != "" && a.Status != q.Status) {
 			continue
@@ -88,7 +92,10 @@ func (h *Hub) eachRosterItem(q RosterQuery, fn func(wire.RosterItem)) error {
 		}) {
 			continue
 		}
-		item := h.rosterItem(e, q.AsOf)
+		item, err := h.rosterItem(txn, e, q.AsOf)
+		if err != nil {
+			return err
+		}
 		if q.Standing != "" && item.Standing != q.Standing {
 			continue
 		}
@@ -100,23 +107,49 @@ func (h *Hub) eachRosterItem(q RosterQuery, fn func(wire.RosterItem)) error {
 	return nil
 }
 
-func (h *Hub) rosterItem(e *entry, asOf schema.Date) wire.RosterItem {
+func (h *Hub) rosterItem(txn *memdb.Txn, e *entry, asOf schema.Date) (wire.RosterItem, error) {
 	a := e.Winner.Alliance
 	cats := []string{}
+	var comp wire.Compliance
+	eligible := false
 	if def, ok := h.catalog.Get(e.Program); ok {
 		cats = def.NationalCategories(a.Goals)
+		reports, err := reportsOf(txn, a.ID)
+		if err != nil {
+			return wire.RosterItem{}, err
+		}
+		c := schema.ComplianceOf(a, def, reports, asOf)
+		comp = wire.Compliance{NextReportDue: c.NextReportDue, OverdueReports: c.OverdueReports, MeetingsLast12Months: c.MeetingsLast12Months}
+		eligible = c.AmbassadorEligible
 	}
 	return wire.RosterItem{
 		Alliance:           a,
 		NationalCategories: cats,
 		Standing:           a.Standing(asOf),
+		AmbassadorEligible: eligible,
+		Compliance:         comp,
 		Conflict:           e.Conflict,
 		Provenance: wire.Provenance{
 			Kid:        e.Winner.Kid,
 			SignedAt:   e.Winner.SignedAt,
 			ReceivedAt: e.Winner.ReceivedAt,
 		},
+	}, nil
+}
+
+// reportsOf lists the winning revisions of an Alliance's reports.
+func reportsOf(txn *memdb.Txn, allianceID string) ([]*schema.Report, error) {
+	it, err := txn.Get(tableRecords, indexAlliance, allianceID)
+	if err != nil {
+		return nil, err
 	}
+	var out []*schema.Report
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		if r := raw.(*entry).Winner.Report; r != nil {
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }
 
 // rosterColumns are the CSV export's columns; lists are joined with "; ".

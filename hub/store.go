@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -20,9 +21,10 @@ const (
 	tableRevisions = "revisions"
 	tableRecords   = "records"
 
-	indexID      = "id"
-	indexProgram = "program"
-	indexRecord  = "record"
+	indexID       = "id"
+	indexProgram  = "program"
+	indexRecord   = "record"
+	indexAlliance = "alliance"
 )
 
 // Journal buckets.
@@ -61,18 +63,29 @@ type revision struct {
 	SignedAt   time.Time
 	ReceivedAt time.Time
 	HubSeq     uint64
-	Alliance   *schema.Alliance // Rev set
+	Kind       schema.Kind
+	Alliance   *schema.Alliance // kind alliance; Rev set
+	Report     *schema.Report   // kind report; Rev set
 }
 
-func (r *revision) node() revNode { return revNode{Rev: r.Rev, Prev: r.Prev, Gen: r.Gen, Hash: r.Hash} }
+func (r *revision) node() revNode {
+	return revNode{Rev: r.Rev, Prev: r.Prev, Gen: r.Gen, Hash: r.Hash, Deleted: r.Kind == schema.KindTombstone}
+}
 
-// entry is a record in the national roster: its winning revision and conflict state.
+// entry is a record the hub holds: its winning revision and conflict state. Alliances
+// (not deleted) make the national roster; reports are found by their Alliance.
 type entry struct {
-	ID       string
-	Program  string
-	Winner   *revision
-	Conflict bool
+	ID         string
+	Program    string
+	Kind       schema.Kind // of the record: alliance (its tombstone included) or report
+	AllianceID string      // the Alliance itself, or the one a report is for
+	Winner     *revision
+	Conflict   bool
 }
+
+// onRoster reports whether the entry is an Alliance the roster shows: not a report, and
+// not a draft deleted by its tombstone.
+func (e *entry) onRoster() bool { return e.Kind == schema.KindAlliance && e.Winner.Alliance != nil }
 
 // logEntry is one accepted revision in the hub's journal: the signed bytes as received.
 type logEntry struct {
@@ -102,6 +115,8 @@ func dbSchema() *memdb.DBSchema {
 			indexID: id("ID"), // the roster in id order, and one record by id
 			// program serves roster queries filtered by program
 			indexProgram: {Name: indexProgram, Indexer: &memdb.StringFieldIndex{Field: "Program"}},
+			// alliance serves an Alliance's reports, for its compliance
+			indexAlliance: {Name: indexAlliance, Indexer: &memdb.StringFieldIndex{Field: "AllianceID"}},
 		}},
 	}}
 }
@@ -153,24 +168,56 @@ func decodeStored(le logEntry, seq uint64) (*revision, error) {
 	if err := json.Unmarshal(payload, &rec); err != nil {
 		return nil, err
 	}
-	var a schema.Alliance
-	if err := json.Unmarshal(rec.Body, &a); err != nil {
+	body, err := decodeBody(&rec, false)
+	if err != nil {
 		return nil, err
 	}
-	return newRevision(&rec, &a, kid, le.ReceivedAt, seq)
+	return newRevision(&rec, body, kid, le.ReceivedAt, seq)
 }
 
-func newRevision(rec *schema.Record, a *schema.Alliance, kid string, received time.Time, seq uint64) (*revision, error) {
+// decodeBody decodes a record's body by its kind: *schema.Alliance, *schema.Report or
+// *schema.Tombstone. strict refuses fields the hub does not know.
+func decodeBody(rec *schema.Record, strict bool) (any, error) {
+	var v any
+	switch rec.Kind {
+	case schema.KindAlliance:
+		v = new(schema.Alliance)
+	case schema.KindReport:
+		v = new(schema.Report)
+	case schema.KindTombstone:
+		v = new(schema.Tombstone)
+	default:
+		return nil, fmt.Errorf("kind %q is not one this hub accepts", rec.Kind)
+	}
+	dec := json.NewDecoder(bytes.NewReader(rec.Body))
+	if strict {
+		dec.DisallowUnknownFields()
+	}
+	if err := dec.Decode(v); err != nil {
+		return nil, fmt.Errorf("%s body: %w", rec.Kind, err)
+	}
+	return v, nil
+}
+
+func newRevision(rec *schema.Record, body any, kid string, received time.Time, seq uint64) (*revision, error) {
 	gen, hash, err := schema.ParseRev(rec.Rev)
 	if err != nil {
 		return nil, err
 	}
-	a.Rev = rec.Rev
-	return &revision{
+	rv := &revision{
 		Key: rec.ID + " " + rec.Rev, RecordID: rec.ID, Program: rec.Program,
 		Rev: rec.Rev, Prev: rec.PrevRev, Gen: gen, Hash: hash,
-		Kid: kid, SignedAt: rec.IssuedAt, ReceivedAt: received, HubSeq: seq, Alliance: a,
-	}, nil
+		Kid: kid, SignedAt: rec.IssuedAt, ReceivedAt: received, HubSeq: seq, Kind: rec.Kind,
+	}
+	switch b := body.(type) {
+	case *schema.Alliance:
+		b.Rev = rec.Rev
+		rv.Alliance = b
+	case *schema.Report:
+		b.Rev = rec.Rev
+		rv.Report = b
+	}
+	return rv, nil
 }
 
 func insertProgramTxn(txn *memdb.Txn, p *programState) error {
@@ -208,6 +255,12 @@ func applyTxn(txn *memdb.Txn, rv *revision) (wire.Outcome, error) {
 	}
 	byRev[rv.Rev] = rv
 	win, leaves := winner(append(known, rv.node()))
-	e := &entry{ID: rv.RecordID, Program: rv.Program, Winner: byRev[win.Rev], Conflict: leaves > 1}
+	e := &entry{ID: rv.RecordID, Program: rv.Program, Kind: rv.Kind, AllianceID: rv.RecordID, Winner: byRev[win.Rev], Conflict: leaves > 1}
+	if rv.Kind == schema.KindTombstone {
+		e.Kind = schema.KindAlliance
+	}
+	if r := e.Winner.Report; r != nil {
+		e.AllianceID = r.AllianceID
+	}
 	return out, txn.Insert(tableRecords, e)
 }

@@ -13,8 +13,12 @@ import (
 	"github.com/alliancehub/alliancehub/schema"
 )
 
-// ErrNotFound is a record this node does not hold.
-var ErrNotFound = errors.New("no such Alliance")
+// Lookup errors.
+var (
+	ErrNotFound = errors.New("no such Alliance")
+	// ErrDeleted is a draft that was deleted: its tombstone is kept and synced.
+	ErrDeleted = errors.New("the draft Alliance was deleted")
+)
 
 // Create validates a new Alliance by the program's rules, gives it an id, signs its first
 // revision, makes it durable and queues it for the hub. A new Alliance is usually a
@@ -45,7 +49,7 @@ func (n *Node) Create(a *schema.Alliance) (*schema.Alliance, error) {
 	a.ID = schema.NewID(n.program.Code)
 	n.writeMu.Lock()
 	defer n.writeMu.Unlock()
-	return n.writeLocked(a, "")
+	return n.writeAlliance(a, "")
 }
 
 // Update errors.
@@ -130,61 +134,80 @@ func (n *Node) update(id, ifMatch string, change func(cur *schema.Alliance) (*sc
 	if err := next.Validate(n.program); err != nil {
 		return nil, err
 	}
-	if nb, err := schema.AllianceBody(next); err == nil && string(nb) == string(body) {
+	if nb, err := schema.AllianceBody(next); err == nil && sameBody(nb, body) {
 		return cur, nil
 	}
-	return n.writeLocked(next, cur.Rev)
+	return n.writeAlliance(next, cur.Rev)
 }
 
-// writeLocked signs a new revision of a after prev, appends it to the journal (fsync)
-// and only then makes it visible. The caller holds writeMu, so memdb follows journal
-// order.
-func (n *Node) writeLocked(a *schema.Alliance, prev string) (*schema.Alliance, error) {
+// writeLocked signs each new revision, appends them all to the journal in one
+// transaction (one fsync) and only then makes them visible. The caller holds writeMu,
+// so memdb follows journal order. A record too large for the hub is refused here, where
+// the person entering it can shorten it, rather than carried in the outbox for ever.
+func (n *Node) writeLocked(revs ...revision) ([]*schema.Record, error) {
+	recs := make([]*schema.Record, len(revs))
+	for i, r := range revs {
+		if err := checkSize(r.body); err != nil {
+			return nil, err
+		}
+		rev, err := schema.NewRev(r.prev, r.body)
+		if err != nil {
+			return nil, err
+		}
+		recs[i] = &schema.Record{ID: r.id, Kind: r.kind, Program: n.program.Code, Rev: rev, PrevRev: r.prev, IssuedAt: n.now().UTC(), Body: r.body}
+	}
+	err := n.journal.Update(func(tx *journal.Tx) error {
+		for _, rec := range recs {
+			_, err := tx.Append(func(seq uint64) ([]byte, error) {
+				rec.Seq = seq
+				jws, err := wire.SignRecord(n.key, rec)
+				if err == nil && len(jws) > wire.MaxRecordBytes {
+					err = fmt.Errorf("record %s is %d bytes signed; at most %d", rec.ID, len(jws), wire.MaxRecordBytes)
+				}
+				return []byte(jws), err
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", revs[0].id, err)
+	}
+	txn := n.db.Txn(true)
+	defer txn.Abort()
+	for _, rec := range recs {
+		if err := applyRecord(txn, rec, n.key.KeyID()); err != nil {
+			return nil, err
+		}
+	}
+	txn.Commit()
+	return recs, nil
+}
+
+// checkSize refuses a body whose signed record would exceed the hub's limit: the
+// record's JSON adds its envelope (under 600 bytes) and the JWS encodes it in base64
+// (4/3) with a header and signature (under 400 bytes).
+func checkSize(body []byte) error {
+	if signed := (len(body)+600)*4/3 + 400; signed > wire.MaxRecordBytes {
+		var ve schema.ValidationError
+		ve.Add("record", fmt.Sprintf("is about %d bytes signed; at most %d: shorten the descriptions or split the text", signed, wire.MaxRecordBytes))
+		return &ve
+	}
+	return nil
+}
+
+// writeAlliance writes the next revision of a after prev and returns it as stored.
+func (n *Node) writeAlliance(a *schema.Alliance, prev string) (*schema.Alliance, error) {
 	body, err := schema.AllianceBody(a)
 	if err != nil {
 		return nil, err
 	}
-	rev, err := schema.NewRev(prev, body)
-	if err != nil {
+	if _, err := n.writeLocked(revision{kind: schema.KindAlliance, id: a.ID, prev: prev, body: body}); err != nil {
 		return nil, err
 	}
-	rec := &schema.Record{ID: a.ID, Kind: schema.KindAlliance, Program: n.program.Code, Rev: rev, PrevRev: prev, IssuedAt: n.now().UTC(), Body: body}
-	err = n.journal.Update(func(tx *journal.Tx) error {
-		_, err := tx.Append(func(seq uint64) ([]byte, error) {
-			rec.Seq = seq
-			jws, err := wire.SignRecord(n.key, rec)
-			if err == nil && len(jws) > wire.MaxRecordBytes {
-				// The hub would refuse it and the outbox would carry it forever: refuse
-				// it here, where the person entering it can shorten it.
-				var ve schema.ValidationError
-				ve.Add("record", fmt.Sprintf("is %d bytes signed; at most %d: shorten the descriptions or split the agreement's text", len(jws), wire.MaxRecordBytes))
-				return nil, &ve
-			}
-			return []byte(jws), err
-		})
-		return err
-	})
-	var ve *schema.ValidationError
-	if errors.As(err, &ve) {
-		return nil, ve
-	}
-	if err != nil {
-		return nil, fmt.Errorf("store %s: %w", a.ID, err)
-	}
-	// The stored object is decoded from the signed body, so it shares nothing with the
-	// caller's input and is exactly what was signed; memdb objects are never changed.
-	var out schema.Alliance
-	if err := json.Unmarshal(body, &out); err != nil {
-		return nil, err
-	}
-	out.Rev = rev
-	txn := n.db.Txn(true)
-	defer txn.Abort()
-	if err := txn.Insert(tableAlliances, &stored{ID: a.ID, Alliance: &out, Seq: rec.Seq, Kid: n.key.KeyID(), SignedAt: rec.IssuedAt}); err != nil {
-		return nil, err
-	}
-	txn.Commit()
-	return &out, nil
+	return n.Get(a.ID)
 }
 
 // Get returns the current revision of an Alliance.
@@ -195,6 +218,9 @@ func (n *Node) Get(id string) (*schema.Alliance, error) {
 	}
 	if raw == nil {
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	if s := raw.(*stored); s.Deleted {
+		return nil, fmt.Errorf("%w: %s (tombstone %s)", ErrDeleted, id, s.Rev)
 	}
 	return raw.(*stored).Alliance, nil
 }
@@ -249,7 +275,7 @@ func (n *Node) List(f Filter) (*Page, error) {
 	q := strings.ToLower(f.Query)
 	for raw := it.Next(); raw != nil; raw = it.Next() {
 		s := raw.(*stored)
-		if !f.match(n.program, s.Alliance, q) {
+		if s.Deleted || !f.match(n.program, s.Alliance, q) {
 			continue
 		}
 		page.Total++

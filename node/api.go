@@ -22,6 +22,9 @@ var errorRules = []edge.Rule{
 	{Err: ErrSyncRunning, Status: http.StatusConflict, Slug: "sync-running"},
 	{Err: ErrPreconditionRequired, Status: http.StatusPreconditionRequired, Slug: "precondition-required"},
 	{Err: ErrStaleRev, Status: http.StatusPreconditionFailed, Slug: "precondition-failed"},
+	{Err: ErrDeleted, Status: http.StatusGone, Slug: "deleted"},
+	{Err: ErrNotDraft, Status: http.StatusConflict, Slug: "not-a-draft"},
+	{Err: ErrNoReport, Status: http.StatusNotFound, Slug: "not-found"},
 }
 
 func (n *Node) routes() http.Handler {
@@ -39,6 +42,15 @@ func (n *Node) routes() http.Handler {
 	v1.PUT("/alliances/:id", n.handleReplace)
 	v1.POST("/alliances/:id/renew", n.handleRenew)
 	v1.POST("/alliances/:id/terminate", n.handleTerminate)
+	v1.POST("/alliances/:id/conclude", n.handleConclude)
+	v1.POST("/alliances/:id/ambassador", n.handleAmbassador)
+	v1.POST("/alliances/:id/addenda", n.handleAmend)
+	v1.DELETE("/alliances/:id", n.handleDelete)
+	v1.POST("/alliances/:id/reports", n.handlePutReport)
+	v1.GET("/alliances/:id/reports", n.handleReports)
+	v1.GET("/alliances/:id/reports/:period", n.handleReport)
+	v1.GET("/alliances/:id/compliance", n.handleCompliance)
+	v1.GET("/calendar", n.handleCalendar)
 	v1.POST("/sync", n.handleSync)
 	v1.GET("/sync/status", n.handleSyncStatus)
 	return e
@@ -143,21 +155,33 @@ func (n *Node) handleTerminate(c echo.Context) error {
 	return answer(c, out, err)
 }
 
+// today is the date in the program's time zone.
+func (n *Node) today() schema.Date { return schema.DateOf(n.now().In(n.program.Location())) }
+
+// dayParam reads a full date query parameter, def when absent.
+func dayParam(c echo.Context, name string, def schema.Date) (schema.Date, error) {
+	s := c.QueryParam(name)
+	if s == "" {
+		return def, nil
+	}
+	d, err := schema.ParseDate(s)
+	if err != nil || d.Precision() != schema.PrecisionDay {
+		return schema.Date{}, edge.FieldProblem(name, "must be a date YYYY-MM-DD")
+	}
+	return d, nil
+}
+
 func (n *Node) handleList(c echo.Context) error {
 	f := Filter{
 		Level:    schema.Level(c.QueryParam("level")),
 		Status:   schema.Status(c.QueryParam("status")),
 		Standing: schema.Standing(c.QueryParam("standing")),
-		AsOf:     schema.DateOf(n.now().In(n.program.Location())),
 		Query:    c.QueryParam("q"),
 		Token:    c.QueryParam("page_token"),
 	}
-	if s := c.QueryParam("as_of"); s != "" {
-		d, err := schema.ParseDate(s)
-		if err != nil || d.Precision() != schema.PrecisionDay {
-			return edge.FieldProblem("as_of", "must be a date YYYY-MM-DD")
-		}
-		f.AsOf = d
+	var err error
+	if f.AsOf, err = dayParam(c, "as_of", n.today()); err != nil {
+		return err
 	}
 	if f.Level != "" && !slices.Contains(n.program.Levels, f.Level) {
 		return edge.FieldProblem("level", fmt.Sprintf("%q is not a level of program %s", f.Level, n.program.Code))
@@ -200,6 +224,166 @@ func parseLimit(s string) (int, error) {
 		return 0, edge.FieldProblem("limit", "must be a whole number from 1 to "+strconv.Itoa(MaxPageSize))
 	}
 	return n, nil
+}
+
+func (n *Node) handleConclude(c echo.Context) error {
+	if err := canWrite(c); err != nil {
+		return err
+	}
+	var req struct {
+		ConcludedOn schema.Date `json:"concluded_on"`
+	}
+	if err := edge.DecodeJSON(c, &req); err != nil {
+		return err
+	}
+	out, err := n.Conclude(c.Param("id"), ifMatch(c), req.ConcludedOn)
+	return answer(c, out, err)
+}
+
+func (n *Node) handleAmbassador(c echo.Context) error {
+	if err := canWrite(c); err != nil {
+		return err
+	}
+	var req struct {
+		On schema.Date `json:"on"`
+	}
+	if err := edge.DecodeJSON(c, &req); err != nil {
+		return err
+	}
+	out, err := n.MakeAmbassador(c.Param("id"), ifMatch(c), req.On)
+	return answer(c, out, err)
+}
+
+func (n *Node) handleAmend(c echo.Context) error {
+	if err := canWrite(c); err != nil {
+		return err
+	}
+	var req struct {
+		SignedOn schema.Date          `json:"signed_on"`
+		Added    []schema.Participant `json:"added"`
+		Removed  []string             `json:"removed"`
+		Note     string               `json:"note"`
+	}
+	if err := edge.DecodeJSON(c, &req); err != nil {
+		return err
+	}
+	out, err := n.Amend(c.Param("id"), ifMatch(c), req.SignedOn, req.Added, req.Removed, req.Note)
+	return answer(c, out, err)
+}
+
+func (n *Node) handleDelete(c echo.Context) error {
+	if err := canWrite(c); err != nil {
+		return err
+	}
+	out, err := n.Delete(c.Param("id"), ifMatch(c), c.QueryParam("reason"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (n *Node) handlePutReport(c echo.Context) error {
+	if err := canWrite(c); err != nil {
+		return err
+	}
+	var r schema.Report
+	if err := edge.DecodeJSON(c, &r); err != nil {
+		return err
+	}
+	out, created, err := n.PutReport(c.Param("id"), &r)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("ETag", `"`+out.Rev+`"`)
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+		c.Response().Header().Set(echo.HeaderLocation, "/v1/alliances/"+out.AllianceID+"/reports/"+out.Period)
+	}
+	return c.JSON(status, out)
+}
+
+func (n *Node) handleReports(c echo.Context) error {
+	if _, err := n.Get(c.Param("id")); err != nil {
+		return err
+	}
+	rs, err := n.Reports(c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"items": rs, "total": len(rs), "next_page_token": ""})
+}
+
+func (n *Node) handleReport(c echo.Context) error {
+	if _, err := n.Get(c.Param("id")); err != nil {
+		return err
+	}
+	r, err := n.Report(c.Param("id"), c.Param("period"))
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("ETag", `"`+r.Rev+`"`)
+	return c.JSON(http.StatusOK, r)
+}
+
+func (n *Node) handleCompliance(c echo.Context) error {
+	asOf, err := dayParam(c, "as_of", n.today())
+	if err != nil {
+		return err
+	}
+	out, err := n.Compliance(c.Param("id"), asOf)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// calendarKinds and calendarStates are the calendar's filter values.
+var (
+	calendarKinds  = []string{ItemReportDue, ItemTermEnds, ItemTerminationEffective, ItemAmbassadorEligible, ItemMeetingsShort}
+	calendarStates = []string{schema.ObligationUpcoming, schema.ObligationDue, schema.ObligationOverdue, schema.ObligationSubmitted, "eligible"}
+)
+
+// maxCalendarDays bounds a calendar window.
+const maxCalendarDays = 3660
+
+func (n *Node) handleCalendar(c echo.Context) error {
+	q := CalendarQuery{AllianceID: c.QueryParam("alliance_id"), Kind: c.QueryParam("kind"), State: c.QueryParam("state"), Token: c.QueryParam("page_token")}
+	var err error
+	if q.AsOf, err = dayParam(c, "as_of", n.today()); err != nil {
+		return err
+	}
+	if q.From, err = dayParam(c, "from", q.AsOf); err != nil {
+		return err
+	}
+	if q.To, err = dayParam(c, "to", schema.DateOf(q.From.First().AddDate(0, 0, 90))); err != nil {
+		return err
+	}
+	switch days := q.To.First().Sub(q.From.First()).Hours() / 24; {
+	case days < 0:
+		return edge.FieldProblem("to", fmt.Sprintf("%s is before from (%s)", q.To, q.From))
+	case days > maxCalendarDays:
+		return edge.FieldProblem("to", fmt.Sprintf("the window is %.0f days; at most %d", days, maxCalendarDays))
+	}
+	if q.Kind != "" && !slices.Contains(calendarKinds, q.Kind) {
+		return edge.FieldProblem("kind", "must be one of "+strings.Join(calendarKinds, ", "))
+	}
+	if q.State != "" && !slices.Contains(calendarStates, q.State) {
+		return edge.FieldProblem("state", "must be one of "+strings.Join(calendarStates, ", "))
+	}
+	if q.AllianceID != "" {
+		if _, err := n.Get(q.AllianceID); err != nil {
+			return err
+		}
+	}
+	if q.Limit, err = parseLimit(c.QueryParam("limit")); err != nil {
+		return err
+	}
+	cal, err := n.Calendar(q)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, cal)
 }
 
 func (n *Node) handleSync(c echo.Context) error {

@@ -33,9 +33,12 @@ type Compliance struct {
 	AsOf Date `json:"as_of"`
 	// NextReportDue is the due date of the earliest report not yet submitted and not yet
 	// late; null when nothing more is owed.
-	NextReportDue    *Date        `json:"next_report_due"`
-	NextReportPeriod string       `json:"next_report_period,omitempty"`
-	OverdueReports   []Obligation `json:"overdue_reports"`
+	NextReportDue    *Date  `json:"next_report_due"`
+	NextReportPeriod string `json:"next_report_period,omitempty"`
+	// OverdueReports lists the periods whose report is past due, oldest first.
+	OverdueReports []string `json:"overdue_reports"`
+	// Obligations is every report owed over the Alliance's term, in due order.
+	Obligations []Obligation `json:"obligations"`
 	// Implementation team meetings held in the twelve months up to AsOf, counted from
 	// the reports; fewer than the program's MeetingsPerYear (three: CSP 04-01-001 VII.F)
 	// is flagged once the Alliance has been in force for those whole twelve months.
@@ -104,11 +107,15 @@ func ComplianceOf(a *Alliance, p *Program, reports []*Report, asOf Date) Complia
 	for _, r := range reports {
 		byPeriod[r.Period] = r
 	}
-	c := Compliance{AsOf: asOf, OverdueReports: []Obligation{}, MeetingsRequired: p.MeetingsPerYear}
-	for _, o := range Obligations(a, p, byPeriod, asOf) {
+	c := Compliance{AsOf: asOf, OverdueReports: []string{}, MeetingsRequired: p.MeetingsPerYear}
+	c.Obligations = Obligations(a, p, byPeriod, asOf)
+	if c.Obligations == nil {
+		c.Obligations = []Obligation{}
+	}
+	for _, o := range c.Obligations {
 		switch o.State {
 		case ObligationOverdue:
-			c.OverdueReports = append(c.OverdueReports, o)
+			c.OverdueReports = append(c.OverdueReports, o.Period)
 		case ObligationDue, ObligationUpcoming:
 			if c.NextReportDue == nil {
 				due := o.DueOn

@@ -121,8 +121,20 @@ type RosterItem struct {
 	*schema.Alliance
 	NationalCategories []string        `json:"national_categories"`
 	Standing           schema.Standing `json:"standing"`
+	AmbassadorEligible bool            `json:"ambassador_eligible"`
+	Compliance         Compliance      `json:"compliance"`
 	Conflict           bool            `json:"conflict"`
 	Provenance         Provenance      `json:"provenance"`
+}
+
+// Compliance is an Alliance's reporting state as of the roster's date (CONTRACT.md):
+// the next report's due date (null when nothing more is owed), the periods whose report
+// is overdue and how many implementation team meetings the reports show in the last 12
+// months.
+type Compliance struct {
+	NextReportDue        *schema.Date `json:"next_report_due"`
+	OverdueReports       []string     `json:"overdue_reports"`
+	MeetingsLast12Months int          `json:"meetings_last_12_months"`
 }
 
 // Provenance says who signed the roster's revision of a record and when it arrived.
