@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 
 	"github.com/alliancehub/alliancehub/auth"
 	"github.com/alliancehub/alliancehub/hub"
@@ -27,11 +28,16 @@ func loadServerKey(path string) (*auth.Key, error) {
 	return k, err
 }
 
-func loadCatalog(file string) (*schema.Catalog, error) {
-	if file == "" {
-		return schema.LoadCatalog()
+// loadCatalog reads the built-in program definitions and the --programs files, a
+// comma-separated list.
+func loadCatalog(files string) (*schema.Catalog, error) {
+	var list []string
+	for _, f := range strings.Split(files, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			list = append(list, f)
+		}
 	}
-	return schema.LoadCatalog(file)
+	return schema.LoadCatalog(list...)
 }
 
 func runHub(ctx context.Context, args []string, _, stderr io.Writer) error {
@@ -39,7 +45,7 @@ func runHub(ctx context.Context, args []string, _, stderr io.Writer) error {
 	addr := fs.String("addr", "127.0.0.1:8400", "address to listen on")
 	data := fs.String("data", "", "data directory (created if missing)")
 	keyFile := fs.String("key", "", "the hub's private JWK (from 'alliancehub keygen')")
-	programs := fs.String("programs", "", "extra program definitions (JSON), added to FED, MI and NV")
+	programs := fs.String("programs", "", "extra program definitions: JSON files, comma-separated, added to FED, MI and NV")
 	if err := parse(fs, args, "addr", "data", "key"); err != nil {
 		return err
 	}
@@ -71,7 +77,7 @@ func runNode(ctx context.Context, args []string, _, stderr io.Writer) error {
 	keyFile := fs.String("key", "", "the node's private JWK (from 'alliancehub keygen'); enrolled with the hub")
 	hubURL := fs.String("hub", "", "the hub's base URL")
 	syncAt := fs.String("sync-at", "02:00", "nightly sync time (HH:MM) in the program's time zone")
-	programs := fs.String("programs", "", "extra program definitions (JSON), added to FED, MI and NV")
+	programs := fs.String("programs", "", "extra program definitions: JSON files, comma-separated, added to FED, MI and NV")
 	if err := parse(fs, args, "program", "addr", "data", "key", "hub"); err != nil {
 		return err
 	}
