@@ -70,7 +70,9 @@ func (a *Alliance) reportingSpan() Span {
 }
 
 // Obligations lists every report the Alliance owes under its program's rules, in due
-// order, with its state as of asOf. reports holds the Alliance's reports by period.
+// order, with its state as of asOf: one for each period that ends while the Alliance is
+// in force (and, for an Ambassador, before it became one). reports holds the
+// Alliance's reports by period.
 func Obligations(a *Alliance, p *Program, reports map[string]*Report, asOf Date) []Obligation {
 	span := a.reportingSpan()
 	day := asOf.First()
@@ -78,6 +80,12 @@ func Obligations(a *Alliance, p *Program, reports map[string]*Report, asOf Date)
 	for _, rule := range p.Reports {
 		for _, per := range periodsOverlapping(rule, anchorDay(a), span) {
 			ps := per.Span(rule.Anchor, anchorDay(a))
+			if ps.Until.After(span.Until) {
+				// Deliberate: a period the Alliance did not live to the end of (it
+				// expired, concluded, was terminated or became an Ambassador first) is
+				// not owed, so an ended Alliance never shows overdue for ever.
+				continue
+			}
 			o := Obligation{
 				AllianceID: a.ID, Period: per.String(), Cadence: rule.Cadence,
 				From: DateOf(ps.From), To: DateOf(ps.Last()), DueOn: DateOf(per.Due(rule, anchorDay(a))),
