@@ -325,6 +325,10 @@ func TestPushRefusals(t *testing.T) {
 		{"record breaking the hub's rules", miToken, wire.MediaTypeJOSE, batch(t, miKey, "MI", now, good(1), record(t, miKey, "MI", schema.NewID("MI"), 2, func(a *schema.Alliance, r *schema.Record) {
 			a.Goals = []schema.Goal{{Category: "training-education"}}
 		})), 409, "rules-differ"},
+		// MIOSHA reports quarterly and annually (seed 004): a semiannual report means the
+		// node's definition differs.
+		{"report breaking the hub's rules", miToken, wire.MediaTypeJOSE, batch(t, miKey, "MI", now, rawRecord(t, miKey, &schema.Record{ID: miAlliance + ".2025-H1", Kind: schema.KindReport, Seq: 1},
+			&schema.Report{ID: miAlliance + ".2025-H1", Program: "MI", AllianceID: miAlliance, Period: "2025-H1", ReportedOn: schema.MustDate("2025-07-15")})), 409, "rules-differ"},
 	}
 	for _, tc := range refusals {
 		t.Run(tc.name, func(t *testing.T) {
@@ -350,6 +354,11 @@ func TestPushRefusals(t *testing.T) {
 			r.Rev = "1-" + strings.Repeat("ab", 32)
 		}), "revision does not match"},
 		{"sequence outside the batch", good(7), "out of order"},
+		{"unknown kind", rawRecord(t, miKey, &schema.Record{ID: miAlliance, Kind: "memo", Seq: 1}, map[string]string{"id": miAlliance}), `kind "memo"`},
+		{"report under another id", rawRecord(t, miKey, &schema.Record{ID: miAlliance + ".2025-Q1", Kind: schema.KindReport, Seq: 1},
+			&schema.Report{ID: miAlliance + ".2025-Q1", Program: "MI", AllianceID: miAlliance, Period: "2025-Q2", ReportedOn: schema.MustDate("2025-07-15")}), "its Alliance's id, a dot and its period"},
+		{"tombstone with nothing to delete", rawRecord(t, miKey, &schema.Record{ID: miAlliance, Kind: schema.KindTombstone, Seq: 1}, &schema.Tombstone{ID: miAlliance, Deleted: true}), "prev_rev is empty"},
+		{"tombstone that does not delete", rawRecord(t, miKey, &schema.Record{ID: miAlliance, Kind: schema.KindTombstone, Seq: 1, PrevRev: "1-" + strings.Repeat("ab", 32)}, &schema.Tombstone{ID: miAlliance}), "deleted: must be true"},
 	}
 	for _, tc := range rejections {
 		t.Run(tc.name, func(t *testing.T) {
@@ -367,6 +376,27 @@ func TestPushRefusals(t *testing.T) {
 			}
 		})
 	}
+}
+
+// miAlliance is an MI record id for records built by hand.
+const miAlliance = "MI-0123456789abcdef"
+
+// rawRecord signs a record of any kind with body as its JSON body.
+func rawRecord(t testing.TB, k *auth.Key, rec *schema.Record, body any) string {
+	t.Helper()
+	raw, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Program, rec.IssuedAt, rec.Body = "MI", time.Now().UTC(), raw
+	if rec.Rev, err = schema.NewRev(rec.PrevRev, raw); err != nil {
+		t.Fatal(err)
+	}
+	jws, err := wire.SignRecord(k, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return jws
 }
 
 // assertEmpty checks that nothing reached the roster and no checkpoint moved.

@@ -66,6 +66,11 @@ func TestWinner(t *testing.T) {
 		// the gap into one line.
 		{"a gap is two leaves", []revNode{a1, rn("3-cc", "2-bb")}, "3-cc", 2},
 		{"a filled gap is one line", []revNode{a1, rn("3-cc", "2-bb"), rn("2-bb", "1-aa")}, "3-cc", 1},
+		// A draft deleted on one replica and edited on another: the edit shows (a live
+		// leaf wins over a tombstone, as in CouchDB), and the record is conflicted.
+		{"live beats a tombstone of a higher generation", []revNode{a1, rn("2-bb", "1-aa"), tomb("3-ff", "2-bb"), rn("2-00", "1-aa")}, "2-00", 2},
+		{"a lone tombstone wins", []revNode{a1, tomb("2-bb", "1-aa")}, "2-bb", 1},
+		{"two tombstones: higher generation", []revNode{a1, tomb("2-bb", "1-aa"), rn("2-cc", "1-aa"), tomb("3-00", "2-cc")}, "3-00", 2},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -75,4 +80,10 @@ func TestWinner(t *testing.T) {
 			}
 		})
 	}
+}
+
+func tomb(rev, prev string) revNode {
+	n := rn(rev, prev)
+	n.Deleted = true
+	return n
 }
