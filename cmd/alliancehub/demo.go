@@ -193,8 +193,9 @@ func (d *demo) start(ctx context.Context, lns []net.Listener, stdout io.Writer) 
 	return nil
 }
 
-// loadSamples creates the sample Alliances on a node that holds none yet, so a demo
-// restarted on the same --data does not create them twice.
+// loadSamples creates the sample Alliances, and their reports, on a node that holds
+// none yet, so a demo restarted on the same --data does not create them twice. A sample
+// carries its reports under "reports"; the rest is the Alliance.
 func loadSamples(ctx context.Context, c *apiClient, samples []json.RawMessage) error {
 	var page struct {
 		Total int `json:"total"`
@@ -206,8 +207,27 @@ func loadSamples(ctx context.Context, c *apiClient, samples []json.RawMessage) e
 		return nil
 	}
 	for _, s := range samples {
-		if err := c.do(ctx, http.MethodPost, "/v1/alliances", s, nil); err != nil {
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(s, &fields); err != nil {
 			return err
+		}
+		var reports []json.RawMessage
+		if raw, ok := fields["reports"]; ok {
+			if err := json.Unmarshal(raw, &reports); err != nil {
+				return err
+			}
+			delete(fields, "reports")
+		}
+		var created struct {
+			ID string `json:"id"`
+		}
+		if err := c.do(ctx, http.MethodPost, "/v1/alliances", fields, &created); err != nil {
+			return err
+		}
+		for _, r := range reports {
+			if err := c.do(ctx, http.MethodPost, "/v1/alliances/"+created.ID+"/reports", r, nil); err != nil {
+				return fmt.Errorf("report for %s: %w", created.ID, err)
+			}
 		}
 	}
 	return nil
