@@ -157,6 +157,7 @@ var rosterColumns = []string{
 	"id", "rev", "program", "level", "office", "participants", "participant_types",
 	"signed_on", "term_months", "expires_on", "status", "standing", "goal_categories",
 	"national_categories", "emphasis_areas", "renewals", "conflict", "kid", "signed_at", "received_at",
+	"ambassador_eligible", "next_report_due", "overdue_reports", "meetings_last_12_months",
 }
 
 // WriteRosterCSV streams every entry matching q as CSV, one row at a time.
@@ -213,11 +214,17 @@ func rosterFields(it wire.RosterItem) []string {
 	for _, r := range a.Renewals {
 		renewals = append(renewals, r.SignedOn.String())
 	}
+	nextDue := ""
+	if d := it.Compliance.NextReportDue; d != nil {
+		nextDue = d.String()
+	}
 	return []string{
 		a.ID, a.Rev, a.Program, string(a.Level), a.Office, strings.Join(names, "; "), strings.Join(types, "; "),
 		a.SignedOn.String(), strconv.Itoa(a.TermMonths), a.ExpiresOn.String(), string(a.Status), string(it.Standing),
 		strings.Join(goals, "; "), strings.Join(it.NationalCategories, "; "), strings.Join(a.EmphasisAreas, "; "),
 		strings.Join(renewals, "; "), strconv.FormatBool(it.Conflict), it.Provenance.Kid,
 		it.Provenance.SignedAt.UTC().Format("2006-01-02T15:04:05Z"), it.Provenance.ReceivedAt.UTC().Format("2006-01-02T15:04:05Z"),
+		strconv.FormatBool(it.AmbassadorEligible), nextDue, strings.Join(it.Compliance.OverdueReports, "; "),
+		strconv.Itoa(it.Compliance.MeetingsLast12Months),
 	}
 }
