@@ -221,6 +221,8 @@ func (a *Alliance) Conclude(on Date) error {
 // participant list becomes the current signatories and the addendum keeps the history
 // (DOMAIN.md, Lifecycle: a State Plan or a chapter joins by addendum).
 func (a *Alliance) Amend(signedOn Date, added []Participant, removed []string, note string) error {
+	// The addendum keeps its own copies: the caller's slices are never changed or shared.
+	added, removed = slices.Clone(added), slices.Clone(removed)
 	var errs ValidationError
 	switch a.Status {
 	case StatusTerminated, StatusConcluded:
@@ -247,13 +249,18 @@ func (a *Alliance) Amend(signedOn Date, added []Participant, removed []string, n
 			next = append(next, pt)
 		}
 	}
+	adding := map[string]bool{}
 	for i, pt := range added {
 		pt.Name = strings.Join(strings.Fields(pt.Name), " ")
 		pt.Type = strings.ToLower(strings.TrimSpace(pt.Type))
 		added[i] = pt
-		if j, ok := have[strings.ToLower(pt.Name)]; ok && !drop[j] {
+		key := strings.ToLower(pt.Name)
+		if j, ok := have[key]; ok && !drop[j] {
 			errs.Add(fmt.Sprintf("added[%d].name", i), fmt.Sprintf("%q is already a participant", pt.Name))
+		} else if adding[key] && key != "" {
+			errs.Add(fmt.Sprintf("added[%d].name", i), fmt.Sprintf("%q is added twice", pt.Name))
 		}
+		adding[key] = true
 		next = append(next, pt)
 	}
 	if len(next) == 0 {
@@ -263,9 +270,13 @@ func (a *Alliance) Amend(signedOn Date, added []Participant, removed []string, n
 	var check ValidationError
 	check.checkAddenda(&Alliance{SignedOn: a.SignedOn, Addenda: append(slices.Clone(a.Addenda), ad)})
 	for _, f := range check.Fields {
-		// Name fields as the request does: "signed_on", not "addenda[3].signed_on".
-		if _, rest, ok := strings.Cut(f.Field, "]."); ok && strings.HasPrefix(f.Field, fmt.Sprintf("addenda[%d]", len(a.Addenda))) {
+		// Name fields as the request does: "signed_on", not "addenda[3].signed_on"; an
+		// error about the addendum as a whole (it adds or removes no one) is "added".
+		own := fmt.Sprintf("addenda[%d]", len(a.Addenda))
+		if rest, ok := strings.CutPrefix(f.Field, own+"."); ok {
 			f.Field = rest
+		} else if f.Field == own {
+			f.Field = "added"
 		}
 		errs.Fields = append(errs.Fields, f)
 	}

@@ -115,8 +115,10 @@ type Span struct {
 // Last is the last day of the span.
 func (s Span) Last() time.Time { return s.Until.AddDate(0, 0, -1) }
 
-// Overlaps reports whether two spans share a day.
-func (s Span) Overlaps(o Span) bool { return s.From.Before(o.Until) && o.From.Before(s.Until) }
+// Overlaps reports whether two spans share a day; an empty span shares none.
+func (s Span) Overlaps(o Span) bool {
+	return s.From.Before(s.Until) && o.From.Before(o.Until) && s.From.Before(o.Until) && o.From.Before(s.Until)
+}
 
 // yearStart is the first day of reporting year y under the anchor. For the anniversary
 // anchor, signed is the day the Alliance was signed and year y ends on its anniversary
@@ -140,13 +142,16 @@ func anniversary(signed time.Time, y int) time.Time {
 
 // Span is the days period p covers under the anchor (signed: see yearStart).
 func (p Period) Span(a Anchor, signed time.Time) Span {
-	start := yearStart(a, p.Year, signed)
 	n := p.Cadence.months()
 	if a == AnchorAnniversary {
-		// Month arithmetic from the anniversary clamps like AddMonths does.
-		from := addMonthsClamped(start, n*(p.N-1))
-		return Span{From: from, Until: addMonthsClamped(start, n*p.N)}
+		// Month arithmetic clamps like AddMonths does, counted from the signing day
+		// itself: counting from a clamped anniversary (28 February for a 29 February
+		// signing) would lose the 29th in later quarters and leave the leap-year
+		// anniversary's eve in no period.
+		months := 12*(p.Year-1-signed.Year()) + n*(p.N-1)
+		return Span{From: addMonthsClamped(signed, months), Until: addMonthsClamped(signed, months+n)}
 	}
+	start := yearStart(a, p.Year, signed)
 	from := start.AddDate(0, n*(p.N-1), 0)
 	return Span{From: from, Until: from.AddDate(0, n, 0)}
 }
