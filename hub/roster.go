@@ -183,20 +183,10 @@ func (h *Hub) WriteRosterCSV(w io.Writer, q RosterQuery) error {
 	return cw.Error()
 }
 
-// csvCell defuses a cell a spreadsheet would run as a formula (OWASP "CSV injection"):
-// names and offices come from every program's node, and analysts open the export in
-// Excel. A leading apostrophe makes the spreadsheet show the text as text.
-func csvCell(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
-}
-
 func rosterRow(it wire.RosterItem) []string {
 	row := rosterFields(it)
 	for i := range row {
-		row[i] = csvCell(row[i])
+		row[i] = schema.DefuseCell(row[i])
 	}
 	return row
 }

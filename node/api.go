@@ -25,6 +25,16 @@ var errorRules = []edge.Rule{
 	{Err: ErrDeleted, Status: http.StatusGone, Slug: "deleted"},
 	{Err: ErrNotDraft, Status: http.StatusConflict, Slug: "not-a-draft"},
 	{Err: ErrNoReport, Status: http.StatusNotFound, Slug: "not-found"},
+	// CSV import refusals (docs/CSV.md): the file is refused whole, nothing written.
+	{Err: ErrImportTooLarge, Status: http.StatusRequestEntityTooLarge, Slug: "too-large"},
+	{Err: ErrCSVEmpty, Status: http.StatusUnprocessableEntity, Slug: "csv-empty"},
+	{Err: ErrCSVEncoding, Status: http.StatusUnprocessableEntity, Slug: "csv-encoding"},
+	{Err: ErrCSVSyntax, Status: http.StatusUnprocessableEntity, Slug: "csv-syntax"},
+	{Err: ErrCSVTooManyRows, Status: http.StatusUnprocessableEntity, Slug: "csv-too-many-rows"},
+	{Err: schema.ErrCSVNoHeader, Status: http.StatusUnprocessableEntity, Slug: "csv-no-header"},
+	{Err: schema.ErrCSVMissingColumn, Status: http.StatusUnprocessableEntity, Slug: "csv-missing-column"},
+	{Err: schema.ErrCSVUnknownColumn, Status: http.StatusUnprocessableEntity, Slug: "csv-unknown-column"},
+	{Err: schema.ErrCSVDuplicateColumn, Status: http.StatusUnprocessableEntity, Slug: "csv-duplicate-column"},
 }
 
 func (n *Node) routes() http.Handler {
@@ -51,6 +61,7 @@ func (n *Node) routes() http.Handler {
 	v1.GET("/alliances/:id/reports/:period", n.handleReport)
 	v1.GET("/alliances/:id/compliance", n.handleCompliance)
 	v1.GET("/calendar", n.handleCalendar)
+	v1.POST("/import", n.handleImport)
 	v1.POST("/sync", n.handleSync)
 	v1.GET("/sync/status", n.handleSyncStatus)
 	return e
@@ -201,6 +212,13 @@ func (n *Node) handleList(c echo.Context) error {
 		} else {
 			return edge.FieldProblem("category", "is neither one of the program's goal categories nor a national category")
 		}
+	}
+	switch c.QueryParam("format") {
+	case "", "json":
+	case "csv":
+		return n.handleListCSV(c, f) // every match, not paged
+	default:
+		return edge.FieldProblem("format", "must be json or csv")
 	}
 	limit, err := parseLimit(c.QueryParam("limit"))
 	if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -75,26 +76,27 @@ func (c *apiClient) send(ctx context.Context, method, path string, body any) (*h
 	if resp.StatusCode/100 == 2 {
 		return resp, nil
 	}
+	return nil, c.problem(resp)
+}
+
+// problem turns a non-2xx answer into one error line: the problem's detail (or title)
+// and every failing field.
+func (c *apiClient) problem(resp *http.Response) error {
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	var p struct {
-		Title  string `json:"title"`
-		Detail string `json:"detail"`
-		Errors []struct {
-			Field, Message string
-		} `json:"errors"`
+		Title  string       `json:"title"`
+		Detail string       `json:"detail"`
+		Errors []fieldError `json:"errors"`
 	}
 	msg := strings.TrimSpace(string(raw))
 	if json.Unmarshal(raw, &p) == nil && (p.Detail != "" || p.Title != "") {
-		msg = p.Detail
-		if msg == "" {
-			msg = p.Title
-		}
+		msg = cmp.Or(p.Detail, p.Title)
 		for _, f := range p.Errors {
 			msg += fmt.Sprintf("; %s: %s", f.Field, f.Message)
 		}
 	}
-	return nil, fmt.Errorf("%s answered %d: %s", c.base, resp.StatusCode, msg)
+	return fmt.Errorf("%s answered %d: %s", c.base, resp.StatusCode, msg)
 }
 
 func runEnroll(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -1,5 +1,5 @@
 // Command alliancehub runs the federal hub, a program's node, or a demo of both, and
-// holds the tools operators use with them: keygen, enroll, token, sync and roster.
+// holds the tools operators use with them: keygen, enroll, token, sync, import and roster.
 package main
 
 import (
@@ -32,6 +32,7 @@ var commands = []command{
 	{"enroll", "register a program and its public key with the hub (admin)", runEnroll},
 	{"token", "mint a bearer token signed by a key", runToken},
 	{"sync", "make a node sync with the hub now and print the outcome counts", runSync},
+	{"import", "create Alliances on a node from a CSV file", runImport},
 	{"roster", "query the national roster", runRoster},
 }
 
