@@ -597,3 +597,47 @@ func TestOutOfOrderHistoryHeals(t *testing.T) {
 		t.Errorf("after restart: rev %s conflict %v, want rev 3, not conflicted", got.Rev, got.Conflict)
 	}
 }
+
+// TestTombstonesOnlyDeleteDrafts: a signed Alliance is never deleted (it concludes or is
+// terminated); a tombstone must follow a stored draft, and a record never changes kind.
+func TestTombstonesOnlyDeleteDrafts(t *testing.T) {
+	h := hubtest.StartHub(t, nil)
+	k, push := miPusher(t, h)
+	signed := record(t, k, "MI", miAlliance, 1, nil)
+	draftID := schema.NewID("MI")
+	draft := record(t, k, "MI", draftID, 2, func(a *schema.Alliance, _ *schema.Record) {
+		a.SignedOn, a.Status, a.ExpiresOn = schema.Date{}, schema.StatusDraft, schema.Date{}
+	})
+	if pr := push(signed, draft); pr.Results[0].Outcome != wire.Accepted || pr.Results[1].Outcome != wire.Accepted {
+		t.Fatalf("push: %+v", pr.Results)
+	}
+	// Each case is a batch of its own, so each record is seq 1 of its batch.
+	tombstone := func(id, prev string, seq uint64) string {
+		return rawRecord(t, k, &schema.Record{ID: id, Kind: schema.KindTombstone, Seq: seq, PrevRev: prev}, &schema.Tombstone{ID: id, Deleted: true})
+	}
+	cases := []struct {
+		name, record string
+		want         wire.Outcome
+		reason       string
+	}{
+		{"tombstone of a signed Alliance", tombstone(miAlliance, revOf(signed), 1), wire.Rejected, "only a draft is deleted"},
+		{"tombstone of an unknown revision", tombstone(draftID, "1-"+strings.Repeat("0", 64), 1), wire.Rejected, "must follow a stored revision"},
+		{"report under an Alliance's id", rawRecord(t, k, &schema.Record{ID: miAlliance, Kind: schema.KindReport, Seq: 1},
+			&schema.Report{ID: miAlliance, Program: "MI", AllianceID: miAlliance, Period: "2025-Q1", ReportedOn: schema.MustDate("2025-05-01")}), wire.Rejected, "its Alliance's id"},
+		{"tombstone of the draft", tombstone(draftID, revOf(draft), 1), wire.Accepted, ""},
+	}
+	for _, tc := range cases {
+		pr := push(tc.record)
+		if r := pr.Results[0]; r.Outcome != tc.want || !strings.Contains(r.Reason, tc.reason) {
+			t.Errorf("%s: %+v; want %s %q", tc.name, r, tc.want, tc.reason)
+		}
+	}
+	for _, restart := range []bool{false, true} {
+		if restart {
+			h.Restart(t)
+		}
+		if page := roster(t, h, ""); page.Total != 1 || page.Items[0].ID != miAlliance {
+			t.Errorf("roster (restart %v) = %+v; want only the signed Alliance", restart, page.Items)
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/alliancehub/alliancehub/hub/wire"
 	"github.com/alliancehub/alliancehub/internal/journal"
 	"github.com/alliancehub/alliancehub/schema"
+	"github.com/hashicorp/go-memdb"
 )
 
 // Push errors (the batch as a whole is refused and nothing is stored).
@@ -108,6 +109,10 @@ func (h *Hub) apply(program string, b *wire.Batch, revs []*revision, results []w
 	err = h.journal.Update(func(tx *journal.Tx) error {
 		for i, rv := range revs {
 			if rv == nil {
+				continue
+			}
+			if reason := admissible(txn, rv); reason != "" {
+				results[i] = reject(results[i], reason)
 				continue
 			}
 			// The hub sequence number is only known inside the journal transaction;
@@ -233,6 +238,38 @@ func (h *Hub) checkRecord(def *schema.Program, jws string, received time.Time) (
 	}
 	res.Outcome = wire.Accepted // provisional; apply decides
 	return rv, res, nil
+}
+
+// family is what a record is: an Alliance (its tombstone included) or a report.
+func family(k schema.Kind) schema.Kind {
+	if k == schema.KindTombstone {
+		return schema.KindAlliance
+	}
+	return k
+}
+
+// admissible checks a verified revision against what the hub already stores for its
+// record, and returns why it cannot be accepted, or "". A record never changes family
+// (an Alliance id never carries a report, nor the reverse), and a tombstone may only
+// follow a stored draft: signed Alliances conclude or are terminated, never deleted.
+func admissible(txn *memdb.Txn, rv *revision) string {
+	raw, err := txn.First(tableRevisions, indexRecord, rv.RecordID)
+	if err == nil && raw != nil {
+		if have := family(raw.(*revision).Kind); have != family(rv.Kind) {
+			return fmt.Sprintf("record %s is a %s; a %s revision cannot join it", rv.RecordID, have, rv.Kind)
+		}
+	}
+	if rv.Kind != schema.KindTombstone {
+		return ""
+	}
+	raw, err = txn.First(tableRevisions, indexID, rv.RecordID+" "+rv.Prev)
+	if err != nil || raw == nil {
+		return fmt.Sprintf("a tombstone must follow a stored revision; %s %s is not one", rv.RecordID, rv.Prev)
+	}
+	if prev := raw.(*revision); prev.Alliance == nil || prev.Alliance.Status != schema.StatusDraft {
+		return fmt.Sprintf("only a draft is deleted; %s %s is not a draft, and a signed Alliance concludes or is terminated", rv.RecordID, rv.Prev)
+	}
+	return ""
 }
 
 func reject(r wire.Result, reason string) wire.Result {

@@ -255,10 +255,8 @@ func applyTxn(txn *memdb.Txn, rv *revision) (wire.Outcome, error) {
 	}
 	byRev[rv.Rev] = rv
 	win, leaves := winner(append(known, rv.node()))
-	e := &entry{ID: rv.RecordID, Program: rv.Program, Kind: rv.Kind, AllianceID: rv.RecordID, Winner: byRev[win.Rev], Conflict: leaves > 1}
-	if rv.Kind == schema.KindTombstone {
-		e.Kind = schema.KindAlliance
-	}
+	e := &entry{ID: rv.RecordID, Program: rv.Program, AllianceID: rv.RecordID, Winner: byRev[win.Rev], Conflict: leaves > 1}
+	e.Kind = family(e.Winner.Kind)
 	if r := e.Winner.Report; r != nil {
 		e.AllianceID = r.AllianceID
 	}
