@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -86,6 +87,29 @@ func (n *Node) Replace(id, ifMatch string, in *schema.Alliance) (*schema.Allianc
 		}
 		if cur.Status == in.Status && !slices.Equal(cur.Renewals, in.Renewals) {
 			errs.Add("renewals", "change renewals through POST /v1/alliances/{id}/renew")
+		}
+		// What only the lifecycle operations write is carried over when a client that
+		// does not know it leaves it out, and may not be changed by an edit: the
+		// signatory history is never lost to a PUT.
+		if in.Addenda == nil {
+			in.Addenda = cur.Addenda
+		}
+		if !reflect.DeepEqual(in.Addenda, cur.Addenda) {
+			errs.Add("addenda", "change participants by addendum through POST /v1/alliances/{id}/addenda")
+		}
+		if in.Status == cur.Status {
+			if in.ConcludedOn.IsZero() {
+				in.ConcludedOn = cur.ConcludedOn
+			}
+			if in.AmbassadorOn.IsZero() {
+				in.AmbassadorOn = cur.AmbassadorOn
+			}
+			if in.ConcludedOn != cur.ConcludedOn {
+				errs.Add("concluded_on", "is recorded by POST /v1/alliances/{id}/conclude")
+			}
+			if in.AmbassadorOn != cur.AmbassadorOn {
+				errs.Add("ambassador_on", "is recorded by POST /v1/alliances/{id}/ambassador")
+			}
 		}
 		return in, errs.Err()
 	})

@@ -74,6 +74,15 @@ func TestLifecycleEndpoints(t *testing.T) {
 		{"addendum before signing", http.MethodPost, ap + "/addenda", "", `{"signed_on":"2023-01-01","removed":["Michigan Chapter, ASSP"]}`, 422, []string{`"field":"signed_on"`}},
 		{"addendum removing everyone", http.MethodPost, ap + "/addenda", "", `{"signed_on":"2024-10-01","removed":["Michigan Concrete Association","michigan chapter, assp"]}`, 422, []string{"no participant"}},
 
+		// A PUT from a client that does not know the signatory history keeps it; one that
+		// changes it is refused (addenda only through their endpoint).
+		{"PUT without addenda keeps them", http.MethodPut, ap, "*", `{"participants":[{"name":"Michigan Concrete Association"},{"name":"Michigan Chapter, ASSP","type":"association"}],"signed_on":"2024-01-10","office":"CET",
+			"goals":[{"category":"outreach-communication"},{"category":"training-education"}]}`, 200, []string{`"office":"CET"`, `"addenda":[{"signed_on":"2024-09-01"`}},
+		{"PUT rewriting addenda", http.MethodPut, ap, "*", `{"participants":[{"name":"Michigan Concrete Association"}],"signed_on":"2024-01-10","addenda":[{"signed_on":"2024-09-02","removed":["X"]}],
+			"goals":[{"category":"outreach-communication"}]}`, 422, []string{`"field":"addenda"`}},
+		{"PUT setting concluded_on", http.MethodPut, ap, "*", `{"participants":[{"name":"Michigan Concrete Association"},{"name":"Michigan Chapter, ASSP","type":"association"}],"signed_on":"2024-01-10","concluded_on":"2027-01-10",
+			"goals":[{"category":"outreach-communication"}]}`, 422, []string{`"field":"concluded_on"`}},
+
 		// MIOSHA offers no Ambassador status.
 		{"ambassador not offered", http.MethodPost, ap + "/ambassador", "", `{"on":"2030-01-01"}`, 422, []string{"does not offer Ambassador"}},
 
