@@ -129,18 +129,28 @@ func (n *Node) Terminate(id, ifMatch string, noticeOn schema.Date, reason string
 	})
 }
 
-// update reads the current revision of id, lets change build the next one from a private
-// copy, validates it and writes it, all under the write lock so nothing slips between
-// the check of ifMatch and the write. An edit that changes nothing makes no revision.
-func (n *Node) update(id, ifMatch string, change func(cur *schema.Alliance) (*schema.Alliance, error)) (*schema.Alliance, error) {
-	n.writeMu.Lock()
-	defer n.writeMu.Unlock()
+// matching returns the current revision of id if ifMatch (empty or "*": any) names it.
+// The caller holds writeMu.
+func (n *Node) matching(id, ifMatch string) (*schema.Alliance, error) {
 	cur, err := n.Get(id)
 	if err != nil {
 		return nil, err
 	}
 	if ifMatch != "" && ifMatch != "*" && ifMatch != cur.Rev {
 		return nil, fmt.Errorf("%w: you sent %s; it is now at %s", ErrStaleRev, ifMatch, cur.Rev)
+	}
+	return cur, nil
+}
+
+// update reads the current revision of id, lets change build the next one from a private
+// copy, validates it and writes it, all under the write lock so nothing slips between
+// the check of ifMatch and the write. An edit that changes nothing makes no revision.
+func (n *Node) update(id, ifMatch string, change func(cur *schema.Alliance) (*schema.Alliance, error)) (*schema.Alliance, error) {
+	n.writeMu.Lock()
+	defer n.writeMu.Unlock()
+	cur, err := n.matching(id, ifMatch)
+	if err != nil {
+		return nil, err
 	}
 	body, err := schema.AllianceBody(cur)
 	if err != nil {

@@ -48,12 +48,9 @@ type Deleted struct {
 func (n *Node) Delete(id, ifMatch, reason string) (*Deleted, error) {
 	n.writeMu.Lock()
 	defer n.writeMu.Unlock()
-	cur, err := n.Get(id)
+	cur, err := n.matching(id, ifMatch)
 	if err != nil {
 		return nil, err
-	}
-	if ifMatch != "" && ifMatch != "*" && ifMatch != cur.Rev {
-		return nil, fmt.Errorf("%w: you sent %s; it is now at %s", ErrStaleRev, ifMatch, cur.Rev)
 	}
 	if cur.Status != schema.StatusDraft {
 		return nil, fmt.Errorf("%w: %s is %s; an Alliance that was signed concludes or is terminated, and its record is kept", ErrNotDraft, id, cur.Status)
