@@ -97,10 +97,8 @@ func (n *Node) Calendar(q CalendarQuery) (*Calendar, error) {
 		if err != nil {
 			return nil, err
 		}
-		byPeriod := make(map[string]*schema.Report, len(reports))
-		for _, r := range reports {
-			byPeriod[r.Period] = r
-		}
+		// One computation per Alliance: the calendar's items are its obligations.
+		c := schema.ComplianceOf(a, n.program, reports, q.AsOf)
 		name := ""
 		if len(a.Participants) > 0 {
 			name = a.Participants[0].Name
@@ -109,7 +107,7 @@ func (n *Node) Calendar(q CalendarQuery) (*Calendar, error) {
 			all = append(all, CalendarItem{Date: d, Kind: kind, State: state, AllianceID: a.ID, Participant: name, Period: period, Detail: detail})
 		}
 		owes := false
-		for _, o := range schema.Obligations(a, n.program, byPeriod, q.AsOf) {
+		for _, o := range c.Obligations {
 			if o.State == schema.ObligationOverdue {
 				cal.Summary.ReportsOverdue++
 				owes = true
@@ -130,7 +128,6 @@ func (n *Node) Calendar(q CalendarQuery) (*Calendar, error) {
 			}
 			item(o.DueOn, ItemReportDue, o.State, o.Period, detail)
 		}
-		c := schema.ComplianceOf(a, n.program, reports, q.AsOf)
 		inForce := a.InForce()
 		if a.Status == schema.StatusActive || a.Status == schema.StatusRenewed {
 			if inWindow(a.ExpiresOn) {

@@ -120,27 +120,17 @@ func (s Span) Overlaps(o Span) bool {
 	return s.From.Before(s.Until) && o.From.Before(o.Until) && s.From.Before(o.Until) && o.From.Before(s.Until)
 }
 
-// yearStart is the first day of reporting year y under the anchor. For the anniversary
-// anchor, signed is the day the Alliance was signed and year y ends on its anniversary
-// in y.
-func yearStart(a Anchor, y int, signed time.Time) time.Time {
-	switch a {
-	case AnchorFiscal:
+// calendarStart is the first day of reporting year y under a calendar or fiscal anchor
+// (the anniversary anchor counts from the signing day: see Span).
+func calendarStart(a Anchor, y int) time.Time {
+	if a == AnchorFiscal {
 		return time.Date(y-1, time.October, 1, 0, 0, 0, 0, time.UTC)
-	case AnchorAnniversary:
-		return anniversary(signed, y-1)
 	}
 	return time.Date(y, time.January, 1, 0, 0, 0, 0, time.UTC)
 }
 
-// anniversary is signed's anniversary in year y; a 29 February signing has its
-// anniversary on 28 February in common years.
-func anniversary(signed time.Time, y int) time.Time {
-	d := min(signed.Day(), daysIn(y, int(signed.Month())))
-	return time.Date(y, signed.Month(), d, 0, 0, 0, 0, time.UTC)
-}
-
-// Span is the days period p covers under the anchor (signed: see yearStart).
+// Span is the days period p covers under the anchor. For the anniversary anchor, signed
+// is the day the Alliance was signed and year y ends on its anniversary in y.
 func (p Period) Span(a Anchor, signed time.Time) Span {
 	n := p.Cadence.months()
 	if a == AnchorAnniversary {
@@ -151,8 +141,7 @@ func (p Period) Span(a Anchor, signed time.Time) Span {
 		months := 12*(p.Year-1-signed.Year()) + n*(p.N-1)
 		return Span{From: addMonthsClamped(signed, months), Until: addMonthsClamped(signed, months+n)}
 	}
-	start := yearStart(a, p.Year, signed)
-	from := start.AddDate(0, n*(p.N-1), 0)
+	from := calendarStart(a, p.Year).AddDate(0, n*(p.N-1), 0)
 	return Span{From: from, Until: from.AddDate(0, n, 0)}
 }
 
