@@ -195,29 +195,7 @@ func TestLoadCatalogMalformedReportRules(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			path := writeFile(t, "programs.json", tt.def)
-			c, err := schema.LoadCatalog(path)
-			if err == nil {
-				t.Fatalf("LoadCatalog loaded %v, want an error", c.Codes())
-			}
-			// The error names the file...
-			if !strings.Contains(err.Error(), path) {
-				t.Errorf("error %q does not name the file %s", err, path)
-			}
-			// ...and the field.
-			if tt.wantFields != nil {
-				if diff := cmp.Diff(tt.wantFields, fieldNames(t, err)); diff != "" {
-					t.Errorf("failing fields (-want +got):\n%s\n%v", diff, err)
-				}
-				for _, f := range tt.wantFields {
-					if !strings.Contains(err.Error(), f+": ") {
-						t.Errorf("error %q does not name field %s", err, f)
-					}
-				}
-			}
-			if tt.wantText != "" && !strings.Contains(err.Error(), tt.wantText) {
-				t.Errorf("error %q does not contain %s", err, tt.wantText)
-			}
+			wantDefinitionError(t, tt.def, tt.wantFields, tt.wantText)
 		})
 	}
 }

@@ -311,29 +311,7 @@ func TestLoadCatalogMalformed(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			path := writeFile(t, "programs.json", tt.def)
-			c, err := schema.LoadCatalog(path)
-			if err == nil {
-				t.Fatalf("LoadCatalog loaded %v, want an error", c.Codes())
-			}
-			// The error names the file...
-			if !strings.Contains(err.Error(), path) {
-				t.Errorf("error %q does not name the file %s", err, path)
-			}
-			// ...and the field.
-			if tt.wantFields != nil {
-				if diff := cmp.Diff(tt.wantFields, fieldNames(t, err)); diff != "" {
-					t.Errorf("failing fields (-want +got):\n%s", diff)
-				}
-				for _, f := range tt.wantFields {
-					if !strings.Contains(err.Error(), f+": ") {
-						t.Errorf("error %q does not name field %s", err, f)
-					}
-				}
-			}
-			if tt.wantText != "" && !strings.Contains(err.Error(), tt.wantText) {
-				t.Errorf("error %q does not contain %s", err, tt.wantText)
-			}
+			wantDefinitionError(t, tt.def, tt.wantFields, tt.wantText)
 		})
 	}
 	t.Run("missing file", func(t *testing.T) {
@@ -486,5 +464,32 @@ func TestValidProgramCode(t *testing.T) {
 				t.Errorf("ValidProgramCode(%q) = %v, want %v", tt.in, got, tt.want)
 			}
 		})
+	}
+}
+
+// wantDefinitionError loads def and checks the refusal names the file and each of
+// wantFields (or, for decoding errors, holds wantText).
+func wantDefinitionError(t *testing.T, def string, wantFields []string, wantText string) {
+	t.Helper()
+	path := writeFile(t, "programs.json", def)
+	c, err := schema.LoadCatalog(path)
+	if err == nil {
+		t.Fatalf("LoadCatalog loaded %v, want an error", c.Codes())
+	}
+	if !strings.Contains(err.Error(), path) {
+		t.Errorf("error %q does not name the file %s", err, path)
+	}
+	if wantFields != nil {
+		if diff := cmp.Diff(wantFields, fieldNames(t, err)); diff != "" {
+			t.Errorf("failing fields (-want +got):\n%s\n%v", diff, err)
+		}
+		for _, f := range wantFields {
+			if !strings.Contains(err.Error(), f+": ") {
+				t.Errorf("error %q does not name field %s", err, f)
+			}
+		}
+	}
+	if wantText != "" && !strings.Contains(err.Error(), wantText) {
+		t.Errorf("error %q does not contain %s", err, wantText)
 	}
 }
