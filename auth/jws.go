@@ -17,6 +17,7 @@ var Algorithms = []jose.SignatureAlgorithm{jose.EdDSA}
 const (
 	TypeRecord = "alliancehub-record+jws"
 	TypeBatch  = "alliancehub-batch+jws"
+	TypeKeys   = "alliancehub-keys+jws"
 	TypeToken  = "JWT"
 )
 

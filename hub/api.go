@@ -1,9 +1,11 @@
 package hub
 
 import (
+	"errors"
 	"net/http"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/alliancehub/alliancehub/auth"
 	"github.com/alliancehub/alliancehub/hub/wire"
@@ -18,6 +20,7 @@ var errorRules = []edge.Rule{
 	{Err: ErrBadBatch, Status: http.StatusBadRequest, Slug: "bad-batch"},
 	{Err: ErrClockSkew, Status: http.StatusBadRequest, Slug: "clock-skew"},
 	{Err: ErrRulesDiffer, Status: http.StatusConflict, Slug: "rules-differ"},
+	{Err: ErrTooManyPushes, Status: http.StatusTooManyRequests, Slug: "too-many-pushes"},
 	{Err: ErrNotEnrolled, Status: http.StatusForbidden, Slug: "not-enrolled"},
 	{Err: ErrUnknownProgram, Status: http.StatusBadRequest, Slug: "unknown-program"},
 	{Err: ErrKeyInUse, Status: http.StatusConflict, Slug: "key-in-use"},
@@ -40,6 +43,9 @@ func (h *Hub) routes() http.Handler {
 	v1.POST("/programs", h.handleEnroll)
 	v1.GET("/programs", h.handlePrograms)
 	v1.POST("/sync/push", h.handlePush)
+	v1.GET("/sync/changes", h.handleChanges)
+	v1.GET("/sync/keys", h.handleKeys)
+	v1.GET("/sync/digest", h.handleDigest)
 	v1.GET("/roster", h.handleRoster)
 	return e
 }
@@ -73,19 +79,55 @@ func (h *Hub) handlePush(c echo.Context) error {
 	if err := edge.Require(c, auth.RoleProgram); err != nil {
 		return err
 	}
-	body, err := edge.ReadBody(c, wire.MediaTypeJOSE, wire.MaxPushBody)
+	caller := edge.Claims(c)
+	// The slot is taken before the body is read, keyed on the token's program: a push
+	// beyond a limit costs the hub its headers only, and nothing of it is applied.
+	release, err := h.pushes.acquire(caller.Program)
 	if err != nil {
+		var le *PushLimitError
+		if errors.As(err, &le) {
+			c.Response().Header().Set("Retry-After", strconv.Itoa(int(le.RetryAfter/time.Second)))
+			h.log.Info("push refused: too many in flight", "program", caller.Program, "limit", le.Limit, "max", le.Max)
+		}
 		return err
 	}
-	resp, err := h.Push(edge.Claims(c), body)
+	defer release()
+	body, err := edge.ReadBody(c, wire.MediaTypeJOSE, wire.MaxPushBody)
+	if err != nil {
+		h.noteRefusal(caller.Program, "", err)
+		return err
+	}
+	resp, err := h.Push(caller, body)
+	release() // before the answer: a node that has it may push its next batch at once
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, resp)
 }
 
+// pushProblem is the answer a refused push gets, as the error handler renders it, or nil
+// for an error no rule names (a 500).
+func pushProblem(err error) *edge.Problem {
+	var p *edge.Problem
+	if errors.As(err, &p) {
+		return p
+	}
+	for _, r := range errorRules {
+		if errors.Is(err, r.Err) {
+			return edge.Errorf(r.Status, r.Slug, "%s", err.Error())
+		}
+	}
+	return nil
+}
+
 func (h *Hub) handleRoster(c echo.Context) error {
-	q, format, err := h.parseRosterQuery(c)
+	return h.serveRoster(c, schema.DateOf(h.now().In(h.loc)))
+}
+
+// serveRoster answers GET /v1/roster from a roster view: a JSON page, or the whole
+// filtered view as CSV, streamed.
+func (h *rosterView) serveRoster(c echo.Context, today schema.Date) error {
+	q, format, err := ParseRosterQuery(c, today)
 	if err != nil {
 		return err
 	}
@@ -108,9 +150,10 @@ const (
 	maxRosterLimit     = 1000
 )
 
-// parseRosterQuery reads and checks the roster's query parameters; every bad one is
-// named in one answer.
-func (h *Hub) parseRosterQuery(c echo.Context) (RosterQuery, string, error) {
+// ParseRosterQuery reads and checks the roster's query parameters (CONTRACT.md, GET
+// /v1/roster), with today as the default as_of, and the format (json or csv); every bad
+// one is named in one answer. Nodes serve their replica with the same parameters.
+func ParseRosterQuery(c echo.Context, today schema.Date) (RosterQuery, string, error) {
 	var errs schema.ValidationError
 	q := RosterQuery{
 		Program:  c.QueryParam("program"),
@@ -120,7 +163,7 @@ func (h *Hub) parseRosterQuery(c echo.Context) (RosterQuery, string, error) {
 		Category: c.QueryParam("category"),
 		Q:        c.QueryParam("q"),
 		Token:    c.QueryParam("page_token"),
-		AsOf:     schema.DateOf(h.now().In(h.loc)),
+		AsOf:     today,
 	}
 	if q.Program != "" && !schema.ValidProgramCode(q.Program) {
 		errs.Add("program", "is not a program code")

@@ -77,15 +77,20 @@ func TestEndToEnd(t *testing.T) {
 	farm := create(t, mi, miFarm)
 	nca := create(t, nv, nvNCA)
 
-	if got, want := syncNode(t, mi), (wire.SyncResult{Pushed: 2, Accepted: 2}); got != want {
+	// Each run pushes, then pulls what the hub holds that the node has not seen.
+	if got, want := syncNode(t, mi), (wire.SyncResult{Pushed: 2, Accepted: 2, Pulled: 2}); got != want {
 		t.Errorf("MI sync = %+v, want %+v", got, want)
 	}
-	if got, want := syncNode(t, nv), (wire.SyncResult{Pushed: 1, Accepted: 1}); got != want {
+	if got, want := syncNode(t, nv), (wire.SyncResult{Pushed: 1, Accepted: 1, Pulled: 3}); got != want {
 		t.Errorf("NV sync = %+v, want %+v", got, want)
 	}
-	// Nothing is pushed twice: the cursor advanced on the hub's acknowledgement.
+	// Nothing is pushed or pulled twice: both cursors advanced on what was acknowledged
+	// and applied.
+	if got := syncNode(t, mi); got != (wire.SyncResult{Pulled: 1}) {
+		t.Errorf("second MI sync = %+v, want only NV's Alliance pulled", got)
+	}
 	if got := syncNode(t, mi); got != (wire.SyncResult{}) {
-		t.Errorf("second MI sync = %+v, want nothing pushed", got)
+		t.Errorf("third MI sync = %+v, want nothing", got)
 	}
 
 	check := func(t *testing.T) {

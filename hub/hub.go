@@ -24,21 +24,28 @@ type Config struct {
 	Catalog *schema.Catalog // program definitions; nil means the built-in ones
 	Now     func() time.Time
 	Log     *slog.Logger
+	// MaxPushes bounds the pushes the hub works on at once, all programs together;
+	// MaxPushesPerProgram bounds one program's. Beyond either a push is answered 429
+	// with Retry-After before its body is read. Zero means DefaultMaxPushes and
+	// DefaultMaxPushesPerProgram.
+	MaxPushes           int
+	MaxPushesPerProgram int
 }
 
 // Hub is a running hub.
 type Hub struct {
-	key     *auth.Key
-	catalog *schema.Catalog
-	journal *journal.Store
-	db      *memdb.MemDB
-	now     func() time.Time
-	log     *slog.Logger
-	handler http.Handler
+	rosterView // db and catalog
+	key        *auth.Key
+	journal    *journal.Store
+	now        func() time.Time
+	log        *slog.Logger
+	handler    http.Handler
 
 	loc *time.Location // where "today" is for the roster's default as_of
 
 	writeMu sync.Mutex // one writer: journal order is memdb order
+
+	pushes *pushLimiter // pushes in flight, in all and per program
 }
 
 // New opens the hub's store, rebuilds the roster from it and prepares the API.
@@ -46,7 +53,7 @@ func New(cfg Config) (*Hub, error) {
 	if cfg.Key == nil || cfg.DataDir == "" {
 		return nil, errors.New("hub: key and data directory are required")
 	}
-	h := &Hub{key: cfg.Key, catalog: cfg.Catalog, now: cfg.Now, log: cfg.Log}
+	h := &Hub{rosterView: rosterView{catalog: cfg.Catalog}, key: cfg.Key, now: cfg.Now, log: cfg.Log}
 	var err error
 	if h.catalog == nil {
 		if h.catalog, err = schema.LoadCatalog(); err != nil {
@@ -60,6 +67,7 @@ func New(cfg Config) (*Hub, error) {
 		h.log = slog.New(slog.DiscardHandler)
 	}
 	h.log = h.log.With("component", "hub")
+	h.pushes = newPushLimiter(cfg.MaxPushes, cfg.MaxPushesPerProgram)
 	// The hub is federal OSHA's: "today" is today in federal OSHA's time zone, not the
 	// server's, so a roster asked for at 8 p.m. in Washington is not a day ahead.
 	h.loc = time.UTC

@@ -31,16 +31,23 @@ var (
 // stores the acceptable ones durably in one transaction and answers per record. A record
 // that fails a check is rejected with its reason and the others still apply; a batch
 // that fails a check is refused whole. Applying the same batch again changes nothing.
-func (h *Hub) Push(caller *auth.Claims, body []byte) (*wire.PushResponse, error) {
+//
+// A refusal is kept as the caller's program's last error (GET /v1/programs).
+func (h *Hub) Push(caller *auth.Claims, body []byte) (_ *wire.PushResponse, err error) {
 	if caller.Role != auth.RoleProgram {
 		return nil, fmt.Errorf("%w: only a program token may push (role %s)", ErrNotOwner, caller.Role)
 	}
+	var b wire.Batch
+	defer func() {
+		if err != nil {
+			h.noteRefusal(caller.Program, b.BatchID, err)
+		}
+	}()
 	v, err := auth.Verify(string(bytes.TrimSpace(body)), auth.TypeBatch, programKeys{h})
 	if err != nil {
 		return nil, fmt.Errorf("batch: %w", err)
 	}
 	signer := h.enrolledKey(v.KeyID).Program
-	var b wire.Batch
 	dec := json.NewDecoder(bytes.NewReader(v.Payload))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&b); err != nil {
@@ -59,6 +66,8 @@ func (h *Hub) Push(caller *auth.Claims, body []byte) (*wire.PushResponse, error)
 		return nil, fmt.Errorf("%w: sequence range %d..%d", ErrBadBatch, b.SeqFrom, b.SeqTo)
 	case b.BatchID == "" || len(b.BatchID) > 64:
 		return nil, fmt.Errorf("%w: batch_id must be 1 to 64 characters", ErrBadBatch)
+	case b.Head != 0 && b.Head < b.SeqTo:
+		return nil, fmt.Errorf("%w: head %d is before seq_to %d; head is the node's last sequence number when it signed the batch", ErrBadBatch, b.Head, b.SeqTo)
 	}
 	now := h.now()
 	if skew := now.Sub(b.IssuedAt); skew > wire.MaxClockSkew || skew < -wire.MaxClockSkew {
@@ -133,10 +142,15 @@ func (h *Hub) apply(program string, b *wire.Batch, revs []*revision, results []w
 			if _, err := tx.Append(func(uint64) ([]byte, error) { return entry, nil }); err != nil {
 				return err
 			}
+			if err := setHead(txn, rv.HubSeq); err != nil {
+				return err
+			}
 		}
 		p.Checkpoint = max(p.Checkpoint, b.SeqTo)
 		p.LastPushAt = &received
 		p.LastBatchID = b.BatchID
+		p.Head = b.Head
+		p.LastError = nil // an accepted push clears the last refusal
 		raw, err := json.Marshal(&p)
 		if err != nil {
 			return err

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/alliancehub/alliancehub/auth"
@@ -49,7 +50,41 @@ type ProgramSync struct {
 	LastPushAt  *time.Time `json:"last_push_at,omitempty"`
 	LastBatchID string     `json:"last_batch_id,omitempty"`
 	Records     int        `json:"records"`
+	// Head is the node's last sequence number as of its last push, and Lag what of it
+	// the hub had not applied then (head minus checkpoint, never negative); both absent
+	// until a push says its head.
+	Head uint64  `json:"head,omitempty"`
+	Lag  *uint64 `json:"lag,omitempty"`
+	// LastError is the last push the hub refused from the program after authenticating
+	// it; the next accepted push clears it.
+	LastError  *PushError `json:"last_error,omitempty"`
+	LastPullAt *time.Time `json:"last_pull_at,omitempty"`
+	// StaleSince is set when the hub has seen neither a push nor a pull from the
+	// program for StaleAfter: the moment that ran out.
+	StaleSince *time.Time `json:"stale_since,omitempty"`
 }
+
+// PushError is a push the hub refused, as it answered it.
+type PushError struct {
+	At      time.Time `json:"at"`
+	Status  int       `json:"status"`
+	Type    string    `json:"type"` // the problem type, e.g. urn:alliancehub:problem:clock-skew
+	Detail  string    `json:"detail"`
+	BatchID string    `json:"batch_id,omitempty"` // when the batch could be read
+}
+
+// StaleAfter is how long a program may go without a push or a pull before the hub calls
+// it stale: one missed nightly run plus half a day for jitter, catch-up and time zones
+// (DESIGN.md, Lessons: replication that stops silently, consul#12295).
+const StaleAfter = 36 * time.Hour
+
+// pullSaveEvery bounds how often a program's pulls are written to the journal: nodes
+// long-poll the change feed, and last_pull_at only needs to survive a restart to the
+// minute.
+const pullSaveEvery = time.Minute
+
+// maxErrorDetail bounds the detail a program's last error keeps.
+const maxErrorDetail = 2000
 
 // Enroll registers a program (which must have a definition) and a public key for it. A
 // key already enrolled for the program changes nothing; created says whether the program
@@ -149,7 +184,12 @@ func (h *Hub) Programs() []ProgramView {
 
 func (h *Hub) view(p *programState) ProgramView {
 	v := ProgramView{Code: p.Code, Name: p.Name, EnrolledAt: p.EnrolledAt, Keys: []KeyView{},
-		Sync: ProgramSync{Checkpoint: p.Checkpoint, LastPushAt: p.LastPushAt, LastBatchID: p.LastBatchID}}
+		Sync: ProgramSync{Checkpoint: p.Checkpoint, LastPushAt: p.LastPushAt, LastBatchID: p.LastBatchID,
+			Head: p.Head, LastError: p.LastError, LastPullAt: p.LastPullAt, StaleSince: p.staleSince(h.now())}}
+	if p.Head > 0 {
+		lag := p.Head - min(p.Head, p.Checkpoint) // a re-sent old batch has a head below the checkpoint
+		v.Sync.Lag = &lag
+	}
 	for _, k := range p.Keys {
 		v.Keys = append(v.Keys, KeyView{Kid: k.Kid, JWK: k.JWK, AddedAt: k.AddedAt})
 	}
@@ -159,6 +199,95 @@ func (h *Hub) view(p *programState) ProgramView {
 		}
 	}
 	return v
+}
+
+// staleSince is when the program went StaleAfter without a push or a pull (counted from
+// its enrollment if it never made either), or nil if it has not. A refused push does not
+// count: nothing of the program's arrived.
+func (p *programState) staleSince(now time.Time) *time.Time {
+	seen := p.EnrolledAt
+	for _, t := range []*time.Time{p.LastPushAt, p.LastPullAt} {
+		if t != nil && t.After(seen) {
+			seen = *t
+		}
+	}
+	since := seen.Add(StaleAfter).UTC()
+	if now.Before(since) {
+		return nil
+	}
+	return &since
+}
+
+// noteContact records that program read the change feed at at. memdb has it at once; the
+// journal at most once every pullSaveEvery per program, so a node's long polls cost no
+// disk writes.
+func (h *Hub) noteContact(program string, at time.Time) {
+	if program == "" {
+		return // not a program's token: an analyst's read is no sign of a node
+	}
+	at = at.UTC()
+	err := h.updateProgram(program, func(p *programState) (persist bool) {
+		if p.LastPullAt != nil && !at.After(*p.LastPullAt) {
+			return false
+		}
+		p.LastPullAt = &at
+		if at.Sub(p.pullSaved) < pullSaveEvery {
+			return false
+		}
+		p.pullSaved = at
+		return true
+	})
+	if err != nil {
+		h.log.Error("recording a pull", "program", program, "err", err)
+	}
+}
+
+// noteRefusal records a push refused from an authenticated program as its last error,
+// durably. An error that is the hub's own (a 500) is not the program's, and is not kept.
+func (h *Hub) noteRefusal(program, batchID string, err error) {
+	p := pushProblem(err)
+	if p == nil || p.Status >= 500 {
+		return
+	}
+	detail := p.Detail
+	if len(detail) > maxErrorDetail {
+		detail = strings.ToValidUTF8(detail[:maxErrorDetail], "") + "..."
+	}
+	if len(batchID) > 64 {
+		batchID = "" // not a batch id (bad-batch); the detail says so
+	}
+	e := &PushError{At: h.now().UTC(), Status: p.Status, Type: p.Type, Detail: detail, BatchID: batchID}
+	uerr := h.updateProgram(program, func(s *programState) bool {
+		s.LastError = e
+		return true
+	})
+	if uerr != nil {
+		h.log.Error("recording a refused push", "program", program, "err", uerr)
+	}
+}
+
+// updateProgram changes an enrolled program's state with fn in memdb and, when fn says
+// so, in the journal first. A program that is not enrolled changes nothing.
+func (h *Hub) updateProgram(code string, fn func(*programState) (persist bool)) error {
+	h.writeMu.Lock()
+	defer h.writeMu.Unlock()
+	txn := h.db.Txn(true)
+	defer txn.Abort()
+	raw, err := txn.First(tablePrograms, indexID, code)
+	if err != nil || raw == nil {
+		return err
+	}
+	p := *raw.(*programState)
+	if fn(&p) {
+		if err := h.saveProgram(&p); err != nil {
+			return err
+		}
+	}
+	if err := txn.Insert(tablePrograms, &p); err != nil {
+		return err
+	}
+	txn.Commit()
+	return nil
 }
 
 // programKeys looks up enrolled program keys by kid: the keys that sign records and

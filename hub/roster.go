@@ -32,13 +32,23 @@ type RosterPage struct {
 	Items         []wire.RosterItem `json:"items"`
 	Total         int               `json:"total"`
 	NextPageToken string            `json:"next_page_token"`
+	Replica       *ReplicaInfo      `json:"replica,omitempty"` // on a node's replica: how fresh it is
+}
+
+// rosterView answers roster queries over the reconciled records in db, with the
+// program definitions in catalog: the hub's roster and a node's replica of it are the
+// same code over the same tables.
+type rosterView struct {
+	db      *memdb.MemDB
+	catalog *schema.Catalog
+	info    func() *ReplicaInfo // a replica's freshness, for its pages; nil on the hub
 }
 
 var errBadPageToken = errors.New("page_token is not one this server issued")
 
 // Roster answers a roster query in id order. Each item carries its national categories,
 // its standing as of the query's date, its conflict state and its provenance.
-func (h *Hub) Roster(q RosterQuery) (*RosterPage, error) {
+func (h *rosterView) Roster(q RosterQuery) (*RosterPage, error) {
 	after := ""
 	if q.Token != "" {
 		b, err := base64.RawURLEncoding.DecodeString(q.Token)
@@ -48,6 +58,9 @@ func (h *Hub) Roster(q RosterQuery) (*RosterPage, error) {
 		after = string(b)
 	}
 	page := &RosterPage{Items: []wire.RosterItem{}}
+	if h.info != nil {
+		page.Replica = h.info()
+	}
 	err := h.eachRosterItem(q, func(item wire.RosterItem) {
 		page.Total++
 		switch {
@@ -63,7 +76,7 @@ func (h *Hub) Roster(q RosterQuery) (*RosterPage, error) {
 
 // eachRosterItem calls fn for every roster entry matching q, in id order, from one
 // consistent snapshot; it never blocks writers.
-func (h *Hub) eachRosterItem(q RosterQuery, fn func(wire.RosterItem)) error {
+func (h *rosterView) eachRosterItem(q RosterQuery, fn func(wire.RosterItem)) error {
 	txn := h.db.Txn(false)
 	var (
 		it  interface{ Next() any }
@@ -107,7 +120,7 @@ func (h *Hub) eachRosterItem(q RosterQuery, fn func(wire.RosterItem)) error {
 	return nil
 }
 
-func (h *Hub) rosterItem(txn *memdb.Txn, e *entry, asOf schema.Date) (wire.RosterItem, error) {
+func (h *rosterView) rosterItem(txn *memdb.Txn, e *entry, asOf schema.Date) (wire.RosterItem, error) {
 	a := e.Winner.Alliance
 	cats := []string{}
 	var comp wire.Compliance
@@ -161,7 +174,7 @@ var rosterColumns = []string{
 }
 
 // WriteRosterCSV streams every entry matching q as CSV, one row at a time.
-func (h *Hub) WriteRosterCSV(w io.Writer, q RosterQuery) error {
+func (h *rosterView) WriteRosterCSV(w io.Writer, q RosterQuery) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(rosterColumns); err != nil {
 		return err

@@ -40,6 +40,16 @@ type programState struct {
 	Checkpoint  uint64        `json:"checkpoint"`
 	LastPushAt  *time.Time    `json:"last_push_at,omitempty"`
 	LastBatchID string        `json:"last_batch_id,omitempty"`
+	// Head is the node's last sequence number as of its last accepted push (0: the
+	// node did not say).
+	Head uint64 `json:"head,omitempty"`
+	// LastError is the last push refused after the program authenticated; the next
+	// accepted push clears it.
+	LastError *PushError `json:"last_error,omitempty"`
+	// LastPullAt is the program's last read of the change feed. The journal has it to
+	// within pullSaveEvery (noteContact).
+	LastPullAt *time.Time `json:"last_pull_at,omitempty"`
+	pullSaved  time.Time  // the LastPullAt noteContact last wrote to the journal
 }
 
 // enrolledKey is a program's public key.
@@ -110,6 +120,11 @@ func dbSchema() *memdb.DBSchema {
 			indexID: id("Key"), // one revision of one record
 			// record serves reconciliation: every stored revision of a record
 			indexRecord: {Name: indexRecord, Indexer: &memdb.StringFieldIndex{Field: "RecordID"}},
+			// program serves the digest backstop: every stored revision of a program
+			indexProgram: {Name: indexProgram, Indexer: &memdb.StringFieldIndex{Field: "Program"}},
+		}},
+		tableFeed: {Name: tableFeed, Indexes: map[string]*memdb.IndexSchema{
+			indexID: id("ID"), // the one head row; long polls watch it
 		}},
 		tableRecords: {Name: tableRecords, Indexes: map[string]*memdb.IndexSchema{
 			indexID: id("ID"), // the roster in id order, and one record by id
@@ -147,8 +162,10 @@ func (h *Hub) load() error {
 			if err != nil {
 				return fmt.Errorf("journal entry %d: %w", seq, err)
 			}
-			_, err = applyTxn(txn, rv)
-			return err
+			if _, err = applyTxn(txn, rv); err != nil {
+				return err
+			}
+			return setHead(txn, seq)
 		})
 	})
 	if err != nil {

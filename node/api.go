@@ -64,6 +64,7 @@ func (n *Node) routes() http.Handler {
 	v1.POST("/import", n.handleImport)
 	v1.POST("/sync", n.handleSync)
 	v1.GET("/sync/status", n.handleSyncStatus)
+	v1.GET("/roster", n.handleRoster)
 	return e
 }
 
@@ -308,7 +309,8 @@ func (n *Node) handlePutReport(c echo.Context) error {
 	if err := edge.DecodeJSON(c, &r); err != nil {
 		return err
 	}
-	out, created, err := n.PutReport(c.Param("id"), &r)
+	// A new period's report needs no If-Match; revising one does (reports.go, PutReport).
+	out, created, err := n.PutReport(c.Param("id"), ifMatch(c), &r)
 	if err != nil {
 		return err
 	}
@@ -413,7 +415,17 @@ func (n *Node) handleSync(c echo.Context) error {
 	http.NewResponseController(c.Response().Writer).SetWriteDeadline(time.Time{})
 	// A failed run still answers 200 with its counts and "error" (CONTRACT.md): the
 	// request succeeded in running the sync; what the sync met is in the body.
-	res, err := n.TrySync(c.Request().Context())
+	var backstop bool
+	switch c.QueryParam("backstop") {
+	case "", "false":
+	case "true":
+		backstop = true
+	default:
+		p := edge.Errorf(http.StatusBadRequest, "invalid-request", "1 query parameter is invalid")
+		p.Errors = []schema.FieldError{{Field: "backstop", Message: "must be true or false"}}
+		return p
+	}
+	res, err := n.trySync(c.Request().Context(), backstop)
 	if errors.Is(err, ErrSyncRunning) {
 		return err
 	}

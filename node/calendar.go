@@ -1,8 +1,10 @@
 package node
 
 import (
+	"container/heap"
 	"encoding/base64"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 
@@ -63,6 +65,12 @@ type CalendarQuery struct {
 }
 
 // Calendar computes the program's compliance calendar.
+//
+// Its cost follows the window and the history, not the length of the terms: each
+// Alliance's obligations are enumerated only up to the later of to and as_of (every
+// overdue report is listed, whatever its date; a term renewed to 2200 adds nothing
+// beyond the window), items are kept only as far as the page asked for (the rest are
+// counted), and their text is written only for the items on the page.
 func (n *Node) Calendar(q CalendarQuery) (*Calendar, error) {
 	offset := 0
 	if q.Token != "" {
@@ -81,9 +89,17 @@ func (n *Node) Calendar(q CalendarQuery) (*Calendar, error) {
 	inWindow := func(d schema.Date) bool {
 		return !d.IsZero() && !d.Last().Before(from) && !d.First().After(to)
 	}
+	through := q.To
+	if asOf.After(to) {
+		through = q.AsOf
+	}
 	cal := &Calendar{AsOf: q.AsOf, From: q.From, To: q.To, Items: []CalendarItem{}}
-	var all []CalendarItem
-	it, err := n.db.Txn(false).Get(tableAlliances, indexID)
+	page := calendarPage{keep: offset + q.Limit}
+	if page.keep < offset { // overflow: keep everything
+		page.keep = math.MaxInt
+	}
+	txn := n.db.Txn(false) // one snapshot for the whole calendar
+	it, err := txn.Get(tableAlliances, indexID)
 	if err != nil {
 		return nil, err
 	}
@@ -93,21 +109,32 @@ func (n *Node) Calendar(q CalendarQuery) (*Calendar, error) {
 		if s.Deleted || a.Status == schema.StatusDraft || (q.AllianceID != "" && a.ID != q.AllianceID) {
 			continue
 		}
-		reports, err := n.Reports(a.ID)
+		reports, err := reportsIn(txn, a.ID)
 		if err != nil {
 			return nil, err
 		}
-		// One computation per Alliance: the calendar's items are its obligations.
-		c := schema.ComplianceOf(a, n.program, reports, q.AsOf)
+		// One computation per Alliance, cut at the window: the calendar's items are its
+		// obligations.
+		c := schema.ComplianceThrough(a, n.program, reports, q.AsOf, through)
 		name := ""
 		if len(a.Participants) > 0 {
 			name = a.Participants[0].Name
 		}
-		item := func(d schema.Date, kind, state, period, detail string) {
-			all = append(all, CalendarItem{Date: d, Kind: kind, State: state, AllianceID: a.ID, Participant: name, Period: period, Detail: detail})
+		item := func(d schema.Date, kind, state, period string, ob int) {
+			if (q.Kind != "" && kind != q.Kind) || (q.State != "" && state != q.State) {
+				return
+			}
+			cal.Total++
+			page.offer(calendarEntry{
+				at: d.First().Unix(), seq: cal.Total,
+				item:       CalendarItem{Date: d, Kind: kind, State: state, AllianceID: a.ID, Participant: name, Period: period},
+				alliance:   a,
+				compliance: &c,
+				obligation: ob,
+			})
 		}
 		owes := false
-		for _, o := range c.Obligations {
+		for i, o := range c.Obligations {
 			if o.State == schema.ObligationOverdue {
 				cal.Summary.ReportsOverdue++
 				owes = true
@@ -119,64 +146,130 @@ func (n *Node) Calendar(q CalendarQuery) (*Calendar, error) {
 				cal.Summary.ReportsDue++
 				owes = true
 			}
-			detail := fmt.Sprintf("%s report for %s (%s to %s) due %s", o.Cadence, o.Period, o.From, o.To, o.DueOn)
-			if o.State == schema.ObligationSubmitted {
-				detail = fmt.Sprintf("%s report for %s submitted %s", o.Cadence, o.Period, o.ReportedOn)
-				if o.Late {
-					detail += fmt.Sprintf(", after its due date %s", o.DueOn)
-				}
-			}
-			item(o.DueOn, ItemReportDue, o.State, o.Period, detail)
+			item(o.DueOn, ItemReportDue, o.State, o.Period, i)
 		}
 		inForce := a.InForce()
 		if a.Status == schema.StatusActive || a.Status == schema.StatusRenewed {
 			if inWindow(a.ExpiresOn) {
-				item(a.ExpiresOn, ItemTermEnds, "", "", fmt.Sprintf("term ends %s: renew or conclude", a.ExpiresOn))
+				item(a.ExpiresOn, ItemTermEnds, "", "", -1)
 			}
 		}
 		if c.Expiring {
 			cal.Summary.Expiring++
 		}
 		if t := a.Termination; t != nil && inWindow(t.EffectiveOn) {
-			item(t.EffectiveOn, ItemTerminationEffective, "", "", fmt.Sprintf("termination takes effect %s (notice %s)", t.EffectiveOn, t.NoticeOn))
+			item(t.EffectiveOn, ItemTerminationEffective, "", "", -1)
 		}
+		// Ambassador eligibility is the same day compliance reports
+		// (Alliance.AmbassadorEligibleOn: the day after the renewal term's last day).
 		if e := c.AmbassadorEligibleOn; e != nil && (inWindow(*e) || c.AmbassadorEligible) {
 			state := "upcoming"
 			if c.AmbassadorEligible {
 				state = "eligible"
 				cal.Summary.AmbassadorEligible++
 			}
-			item(*e, ItemAmbassadorEligible, state, "", fmt.Sprintf("eligible for Ambassador status from %s: initial term and one renewal completed (seed 001)", *e))
+			item(*e, ItemAmbassadorEligible, state, "", -1)
 		}
 		if c.MeetingsShort {
 			cal.Summary.MeetingsShort++
-			item(q.AsOf, ItemMeetingsShort, "", "", fmt.Sprintf("%d implementation team meetings in the last 12 months; at least %d a year (CSP 04-01-001 VII.F)", c.MeetingsLast12Months, c.MeetingsRequired))
+			item(q.AsOf, ItemMeetingsShort, "", "", -1)
 		}
 		if owes || (!asOf.Before(inForce.From) && asOf.Before(inForce.Until)) {
 			cal.Summary.Alliances++
 		}
 	}
-	sort.SliceStable(all, func(i, j int) bool {
-		a, b := all[i], all[j]
-		if !a.Date.First().Equal(b.Date.First()) {
-			return a.Date.First().Before(b.Date.First())
-		}
-		if a.AllianceID != b.AllianceID {
-			return a.AllianceID < b.AllianceID
-		}
-		return a.Kind < b.Kind
-	})
-	for _, it := range all {
-		if (q.Kind != "" && it.Kind != q.Kind) || (q.State != "" && it.State != q.State) {
-			continue
-		}
-		cal.Total++
-		if cal.Total > offset && len(cal.Items) < q.Limit {
-			cal.Items = append(cal.Items, it)
-		}
+	for _, e := range page.sorted()[min(offset, len(page.entries)):] {
+		e.item.Detail = e.detail()
+		cal.Items = append(cal.Items, e.item)
 	}
 	if next := offset + len(cal.Items); next < cal.Total {
 		cal.NextPageToken = base64.RawURLEncoding.EncodeToString([]byte(strconv.Itoa(next)))
 	}
 	return cal, nil
+}
+
+// calendarEntry is an item before its text is written: what orders it, and what its
+// detail is written from once it is on the page.
+type calendarEntry struct {
+	at         int64 // the item's date, in Unix seconds
+	seq        int   // the order it was found in: Alliances in id order, then as listed
+	item       CalendarItem
+	alliance   *schema.Alliance
+	compliance *schema.Compliance
+	obligation int // report_due: the index in compliance.Obligations
+}
+
+// before orders items by date, then Alliance, then kind, then as found (the order a
+// stable sort on the first three gives).
+func (e *calendarEntry) before(o *calendarEntry) bool {
+	switch {
+	case e.at != o.at:
+		return e.at < o.at
+	case e.item.AllianceID != o.item.AllianceID:
+		return e.item.AllianceID < o.item.AllianceID
+	case e.item.Kind != o.item.Kind:
+		return e.item.Kind < o.item.Kind
+	}
+	return e.seq < o.seq
+}
+
+// detail is the item's text.
+func (e *calendarEntry) detail() string {
+	a, c := e.alliance, e.compliance
+	switch e.item.Kind {
+	case ItemReportDue:
+		o := c.Obligations[e.obligation]
+		if o.State == schema.ObligationSubmitted {
+			d := fmt.Sprintf("%s report for %s submitted %s", o.Cadence, o.Period, o.ReportedOn)
+			if o.Late {
+				d += fmt.Sprintf(", after its due date %s", o.DueOn)
+			}
+			return d
+		}
+		return fmt.Sprintf("%s report for %s (%s to %s) due %s", o.Cadence, o.Period, o.From, o.To, o.DueOn)
+	case ItemTermEnds:
+		return fmt.Sprintf("term ends %s: renew or conclude", a.ExpiresOn)
+	case ItemTerminationEffective:
+		return fmt.Sprintf("termination takes effect %s (notice %s)", a.Termination.EffectiveOn, a.Termination.NoticeOn)
+	case ItemAmbassadorEligible:
+		return fmt.Sprintf("eligible for Ambassador status from %s: initial term and one renewal completed (seed 001)", *c.AmbassadorEligibleOn)
+	case ItemMeetingsShort:
+		return fmt.Sprintf("%d implementation team meetings in the 12 months to %s, the latest the reports cover; at least %d a year (CSP 04-01-001 VII.F)",
+			c.MeetingsInJudgedYear, c.MeetingsJudgedThrough, c.MeetingsRequired)
+	}
+	return ""
+}
+
+// calendarPage keeps the first keep items in calendar order (a max-heap on that order,
+// its last item on top) out of however many are offered.
+type calendarPage struct {
+	keep    int
+	entries []calendarEntry
+}
+
+func (p *calendarPage) Len() int           { return len(p.entries) }
+func (p *calendarPage) Less(i, j int) bool { return p.entries[j].before(&p.entries[i]) }
+func (p *calendarPage) Swap(i, j int)      { p.entries[i], p.entries[j] = p.entries[j], p.entries[i] }
+func (p *calendarPage) Push(x any)         { p.entries = append(p.entries, x.(calendarEntry)) }
+func (p *calendarPage) Pop() any {
+	last := p.entries[len(p.entries)-1]
+	p.entries = p.entries[:len(p.entries)-1]
+	return last
+}
+
+// offer keeps e if it is among the first keep items so far.
+func (p *calendarPage) offer(e calendarEntry) {
+	switch {
+	case len(p.entries) < p.keep:
+		heap.Push(p, e)
+	case e.before(&p.entries[0]):
+		p.entries[0] = e
+		heap.Fix(p, 0)
+	}
+}
+
+// sorted is the items kept, in calendar order.
+func (p *calendarPage) sorted() []calendarEntry {
+	sort.Slice(p.entries, func(i, j int) bool { return p.entries[i].before(&p.entries[j]) })
+	return p.entries
 }

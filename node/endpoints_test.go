@@ -46,7 +46,12 @@ func TestLifecycleEndpoints(t *testing.T) {
 		// Reports: MIOSHA partners submit quarterly and annual reports (seed 004).
 		{"quarterly report", http.MethodPost, ap + "/reports", "", goodReport, 201, []string{`"id":"` + active.ID + `.2024-Q2"`, `"rev":"1-`}},
 		{"same report again writes nothing", http.MethodPost, ap + "/reports", "", goodReport, 200, []string{`"rev":"1-`}},
-		{"revised report", http.MethodPost, ap + "/reports", "", strings.Replace(goodReport, "300", "350", 1), 200, []string{`"rev":"2-`, `"reached":350`}},
+		// Revising a period's report needs If-Match, as an Alliance's PUT does (reports.go,
+		// PutReport; TestReportIfMatch has every case).
+		{"revised report without If-Match", http.MethodPost, ap + "/reports", "", strings.Replace(goodReport, "300", "350", 1), 428, []string{"precondition-required", "2024-Q2"}},
+		{"revised report with a stale If-Match", http.MethodPost, ap + "/reports", `"1-0123"`, strings.Replace(goodReport, "300", "350", 1), 412, []string{"precondition-failed"}},
+		{"revised report", http.MethodPost, ap + "/reports", "*", strings.Replace(goodReport, "300", "350", 1), 200, []string{`"rev":"2-`, `"reached":350`}},
+		{"If-Match for a period with no report yet", http.MethodPost, ap + "/reports", "*", `{"period":"2025-annual","reported_on":"2025-02-01"}`, 412, []string{"precondition-failed", "no report for 2025-annual yet"}},
 		{"annual report", http.MethodPost, ap + "/reports", "", `{"period":"2025-annual","reported_on":"2025-02-01"}`, 201, []string{`"period":"2025-annual"`}},
 		{"every bad field at once", http.MethodPost, ap + "/reports", "", `{"period":"2024-H1","reported_on":"2024-07",
 			"meetings":[{"held_on":"2024-05-01","type":"lunch"}],"events":[{"category":"awareness","title":""}],
@@ -87,7 +92,9 @@ func TestLifecycleEndpoints(t *testing.T) {
 		{"ambassador not offered", http.MethodPost, ap + "/ambassador", "", `{"on":"2030-01-01"}`, 422, []string{"does not offer Ambassador"}},
 
 		// Conclusion at the end of the term (three years: 2020-01-10 to 2023-01-10).
-		{"conclude early", http.MethodPost, ep + "/conclude", "", `{"concluded_on":"2022-01-10"}`, 422, []string{"terminate"}},
+		// An Alliance may be concluded before the end of its term too ("at any time",
+		// seed 001: lifecycle.go, Conclude), but not before it was signed.
+		{"conclude before signing", http.MethodPost, ep + "/conclude", "", `{"concluded_on":"2019-12-31"}`, 422, []string{`"field":"concluded_on"`, "before the Alliance was signed"}},
 		{"conclude with a stale If-Match", http.MethodPost, ep + "/conclude", `"` + active.Rev + `"`, `{}`, 412, []string{"precondition-failed"}},
 		{"conclude", http.MethodPost, ep + "/conclude", "", `{}`, 200, []string{`"status":"concluded"`, `"concluded_on":"2023-01-10"`}},
 		{"conclude twice", http.MethodPost, ep + "/conclude", "", `{}`, 422, []string{"cannot conclude"}},

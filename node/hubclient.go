@@ -20,6 +20,15 @@ import (
 type HubClient interface {
 	// Push sends one signed batch with a bearer token and returns the hub's answer.
 	Push(ctx context.Context, token, batch string) (*wire.PushResponse, error)
+	// Changes reads one page of the hub's change feed after since.
+	Changes(ctx context.Context, token string, since uint64, limit int) (*wire.ChangesPage, error)
+	// Keys reads the hub's signed keys document (a compact JWS).
+	Keys(ctx context.Context, token string) (string, error)
+	// JWKS reads the hub's public keys from /.well-known/jwks.json.
+	JWKS(ctx context.Context) ([]byte, error)
+	// Digest reads the hub's digests: of every program (program empty), of one program
+	// in ranges, or one range's revisions.
+	Digest(ctx context.Context, token, program, rng string) (*wire.DigestPage, error)
 }
 
 // HubError is a push the hub answered with an error status.
@@ -62,30 +71,86 @@ func NewHTTPHub(baseURL string, client *http.Client) (*HTTPHub, error) {
 
 // Push implements HubClient.
 func (h *HTTPHub) Push(ctx context.Context, token, batch string) (*wire.PushResponse, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.base.String()+"/v1/sync/push", strings.NewReader(batch))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", wire.MediaTypeJOSE)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := h.client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return nil, fmt.Errorf("reading the hub's answer: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, hubError(resp, body)
-	}
 	var out wire.PushResponse
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&out); err != nil {
-		return nil, fmt.Errorf("the hub's answer is not a push response: %w", err)
+	if err := h.call(ctx, http.MethodPost, "/v1/sync/push", token, strings.NewReader(batch), &out); err != nil {
+		return nil, err
 	}
 	return &out, nil
+}
+
+// Changes implements HubClient.
+func (h *HTTPHub) Changes(ctx context.Context, token string, since uint64, limit int) (*wire.ChangesPage, error) {
+	q := url.Values{"since": {strconv.FormatUint(since, 10)}, "limit": {strconv.Itoa(limit)}}
+	var out wire.ChangesPage
+	if err := h.call(ctx, http.MethodGet, "/v1/sync/changes?"+q.Encode(), token, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Keys implements HubClient.
+func (h *HTTPHub) Keys(ctx context.Context, token string) (string, error) {
+	var raw []byte
+	err := h.call(ctx, http.MethodGet, "/v1/sync/keys", token, nil, &raw)
+	return string(bytes.TrimSpace(raw)), err
+}
+
+// Digest implements HubClient.
+func (h *HTTPHub) Digest(ctx context.Context, token, program, rng string) (*wire.DigestPage, error) {
+	q := url.Values{}
+	if program != "" {
+		q.Set("program", program)
+	}
+	if rng != "" {
+		q.Set("range", rng)
+	}
+	var out wire.DigestPage
+	if err := h.call(ctx, http.MethodGet, "/v1/sync/digest?"+q.Encode(), token, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// JWKS implements HubClient.
+func (h *HTTPHub) JWKS(ctx context.Context) ([]byte, error) {
+	var raw []byte
+	err := h.call(ctx, http.MethodGet, "/.well-known/jwks.json", "", nil, &raw)
+	return raw, err
+}
+
+// call makes one request and decodes a 200 answer into out (a *[]byte takes the raw
+// body). Any other status is a *HubError.
+func (h *HTTPHub) call(ctx context.Context, method, path, token string, body io.Reader, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, h.base.String()+path, body)
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", wire.MediaTypeJOSE)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := h.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return fmt.Errorf("reading the hub's answer to %s: %w", path, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return hubError(resp, raw)
+	}
+	if b, ok := out.(*[]byte); ok {
+		*b = raw
+		return nil
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return fmt.Errorf("the hub's answer to %s is not what the protocol says: %w", path, err)
+	}
+	return nil
 }
 
 func hubError(resp *http.Response, body []byte) *HubError {

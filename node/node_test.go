@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -235,7 +236,7 @@ func TestRulesDifferHoldsRecords(t *testing.T) {
 	h.Catalog = cat
 	h.Restart(t)
 	res, err = mi.Sync(t.Context())
-	if err != nil || res != (wire.SyncResult{Pushed: 2, Accepted: 2}) {
+	if err != nil || res != (wire.SyncResult{Pushed: 2, Accepted: 2, Pulled: 2}) {
 		t.Errorf("sync once the definitions agree = %+v, %v; want both accepted", res, err)
 	}
 }
@@ -295,14 +296,14 @@ func TestRestartKeepsRecordsAndCursor(t *testing.T) {
 }
 
 // faultyHub puts a real hub behind a front that answers the first failures pushes with
-// the given status, then passes requests through.
+// the given status and passes everything else through; calls counts the pushes.
 func faultyHub(t *testing.T, h *hubtest.Hub, failures int32, status int, retryAfter string) (*httptest.Server, *atomic.Int32) {
 	t.Helper()
 	target, _ := url.Parse(h.URL)
 	proxy := httputil.NewSingleHostReverseProxy(target)
 	var calls atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if calls.Add(1) <= failures {
+		if r.URL.Path == "/v1/sync/push" && calls.Add(1) <= failures {
 			if retryAfter != "" {
 				w.Header().Set("Retry-After", retryAfter)
 			}
@@ -398,7 +399,7 @@ func TestSyncResumesAfterHubOutage(t *testing.T) {
 	}
 	down.Store(false)
 	res, err := mi.Sync(t.Context())
-	if err != nil || res != (wire.SyncResult{Pushed: 3, Accepted: 3}) {
+	if err != nil || res != (wire.SyncResult{Pushed: 3, Accepted: 3, Pulled: 3}) {
 		t.Fatalf("sync after the outage = %+v, %v", res, err)
 	}
 	resp, body := hubtest.Do(t, http.MethodGet, h.URL+"/v1/roster", h.Token(t, auth.RoleAnalyst, ""), nil)
@@ -475,5 +476,35 @@ func TestSyncOnDemandWhileRunning(t *testing.T) {
 	}
 	if res := <-done; res.Accepted != 1 {
 		t.Errorf("the run in progress = %+v, want 1 accepted", res)
+	}
+}
+
+// TestBatchBounds: a node configured for small batches pushes its outbox in that many
+// requests, and refuses bounds beyond the protocol's at start.
+func TestBatchBounds(t *testing.T) {
+	h := hubtest.StartHub(t, nil)
+	var calls *atomic.Int32
+	mi := hubtest.StartNode(t, h, "MI", func(c *node.Config) {
+		var front *httptest.Server
+		front, calls = faultyHub(t, h, 0, 0, "")
+		c.HubURL = front.URL
+		c.BatchRecords = 2
+	})
+	for range 5 {
+		hubtest.Do(t, http.MethodPost, mi.URL+"/v1/alliances", mi.Token, []byte(agc))
+	}
+	if res, err := mi.Sync(t.Context()); err != nil || res.Accepted != 5 || calls.Load() != 3 {
+		t.Errorf("sync = %+v, %v in %d pushes; want 5 accepted in 3", res, err, calls.Load())
+	}
+	cat, _ := schema.LoadCatalog()
+	def, _ := cat.Get("MI")
+	key, _ := auth.GenerateKey()
+	for _, cfg := range []node.Config{{BatchRecords: 501}, {BatchBytes: 2 << 20}, {BatchRecords: -1}} {
+		cfg.Program, cfg.Key, cfg.DataDir, cfg.HubURL = def, key, t.TempDir(), h.URL
+		_, err := node.New(cfg)
+		var ce *node.ConfigError
+		if !errors.As(err, &ce) || !strings.HasPrefix(ce.Flag, "batch-") {
+			t.Errorf("New(%d records, %d bytes) = %v, want a batch-* configuration error", cfg.BatchRecords, cfg.BatchBytes, err)
+		}
 	}
 }

@@ -7,10 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
-	"github.com/alliancehub/alliancehub/auth"
 	"github.com/alliancehub/alliancehub/hub/wire"
 	"github.com/alliancehub/alliancehub/internal/journal"
 	"github.com/cenkalti/backoff/v4"
@@ -49,6 +47,11 @@ type SyncStatus struct {
 	Outbox        uint64        `json:"outbox"`     // revisions waiting to be pushed
 	NextRun       *time.Time    `json:"next_run,omitempty"`
 	Rejected      []wire.Result `json:"rejected,omitempty"` // records the hub refused, newest last
+	// Pull: the replica's position in the hub's change feed.
+	PullCheckpoint uint64     `json:"pull_checkpoint"` // last hub sequence number applied
+	HubHeadSeq     uint64     `json:"hub_head_seq"`    // the hub's head at the last pull
+	LastPullAt     *time.Time `json:"last_pull_at,omitempty"`
+	LastBackstop   *Backstop  `json:"last_backstop,omitempty"` // the last digest comparison
 }
 
 // RunStatus describes one sync run.
@@ -56,6 +59,7 @@ type RunStatus struct {
 	StartedAt  time.Time       `json:"started_at"`
 	FinishedAt time.Time       `json:"finished_at"`
 	Result     wire.SyncResult `json:"result"`
+	Backstop   *Backstop       `json:"backstop,omitempty"` // when this run compared digests
 }
 
 // Sync pushes every revision the hub has not acknowledged, in sequence order, in bounded
@@ -65,7 +69,7 @@ type RunStatus struct {
 func (n *Node) Sync(ctx context.Context) (wire.SyncResult, error) {
 	n.syncMu.Lock()
 	defer n.syncMu.Unlock()
-	return n.syncLocked(ctx)
+	return n.syncLocked(ctx, false)
 }
 
 // ErrSyncRunning is an on-demand sync asked for while a run is in progress.
@@ -73,18 +77,43 @@ var ErrSyncRunning = errors.New("a sync run is already in progress; its outcome 
 
 // TrySync is Sync for on-demand requests: it answers ErrSyncRunning at once instead of
 // queuing behind a run in progress.
-func (n *Node) TrySync(ctx context.Context) (wire.SyncResult, error) {
+func (n *Node) TrySync(ctx context.Context) (wire.SyncResult, error) { return n.trySync(ctx, false) }
+
+// trySync is TrySync, with the digest backstop run whether due or not when backstop is
+// set.
+func (n *Node) trySync(ctx context.Context, backstop bool) (wire.SyncResult, error) {
 	if !n.syncMu.TryLock() {
 		return wire.SyncResult{}, ErrSyncRunning
 	}
 	defer n.syncMu.Unlock()
-	return n.syncLocked(ctx)
+	return n.syncLocked(ctx, backstop)
 }
 
-func (n *Node) syncLocked(ctx context.Context) (wire.SyncResult, error) {
+// backstopDue reports whether the last digest comparison is older than BackstopEvery.
+func (n *Node) backstopDue() bool {
+	if n.backstopEvery < 0 {
+		return false
+	}
+	st, err := n.Status()
+	return err == nil && (st.LastBackstop == nil || n.now().Sub(st.LastBackstop.CheckedAt) >= n.backstopEvery)
+}
+
+func (n *Node) syncLocked(ctx context.Context, backstop bool) (wire.SyncResult, error) {
 	run := RunStatus{StartedAt: n.now().UTC()}
 	var rejected []wire.Result
-	err := n.push(ctx, &run.Result, &rejected)
+	r := n.newRetrier()
+	err := n.push(ctx, r, &run.Result, &rejected)
+	if ctx.Err() == nil {
+		// Pull even when the push failed for good (a record the hub refuses must not
+		// keep the national roster from reaching this node); one budget covers both.
+		err = errors.Join(err, n.pull(ctx, r, &run.Result))
+	}
+	if err == nil && (backstop || n.backstopDue()) {
+		run.Backstop, err = n.backstop(ctx, r, &run.Result, &rejected)
+		if err != nil {
+			err = fmt.Errorf("digest backstop: %w", err)
+		}
+	}
 	run.FinishedAt = n.now().UTC()
 	if err != nil {
 		run.Result.Error = err.Error()
@@ -94,30 +123,18 @@ func (n *Node) syncLocked(ctx context.Context) (wire.SyncResult, error) {
 	}
 	n.log.Info("sync run", "pushed", run.Result.Pushed, "accepted", run.Result.Accepted,
 		"duplicate", run.Result.Duplicate, "stale", run.Result.Stale, "conflict", run.Result.Conflict,
-		"rejected", run.Result.Rejected, "error", run.Result.Error)
+		"rejected", run.Result.Rejected, "pulled", run.Result.Pulled, "error", run.Result.Error)
 	return run.Result, err
 }
 
-func (n *Node) push(ctx context.Context, res *wire.SyncResult, rejected *[]wire.Result) error {
-	r := n.newRetrier()
+func (n *Node) push(ctx context.Context, r *retrier, res *wire.SyncResult, rejected *[]wire.Result) error {
 	for {
 		batch, err := n.nextBatch()
 		if err != nil || batch == nil {
 			return err
 		}
-		resp, err := n.pushWithRetry(ctx, r, batch)
-		if err != nil {
+		if err := n.send(ctx, r, batch, res, rejected); err != nil {
 			return err
-		}
-		if len(resp.Results) != len(batch.Records) || resp.Checkpoint < batch.SeqTo {
-			return fmt.Errorf("%w: %d results for %d records, checkpoint %d for a batch ending at %d",
-				errBadAnswer, len(resp.Results), len(batch.Records), resp.Checkpoint, batch.SeqTo)
-		}
-		for _, r := range resp.Results {
-			res.Count(r)
-			if r.Outcome == wire.Rejected {
-				*rejected = append(*rejected, r)
-			}
 		}
 		err = n.journal.Update(func(tx *journal.Tx) error {
 			return tx.PutUint(bucketMeta, keyPushCursor, batch.SeqTo)
@@ -128,15 +145,34 @@ func (n *Node) push(ctx context.Context, res *wire.SyncResult, rejected *[]wire.
 	}
 }
 
-// nextBatch reads the revisions after the cursor, at most wire.MaxBatchRecords of them
-// and wire.MaxBatchBytes in all (but always at least one). nil means nothing to push.
+// send pushes one batch (withRetry) and counts the hub's answer, which must cover it.
+func (n *Node) send(ctx context.Context, r *retrier, batch *wire.Batch, res *wire.SyncResult, rejected *[]wire.Result) error {
+	resp, err := n.pushWithRetry(ctx, r, batch)
+	if err != nil {
+		return err
+	}
+	if len(resp.Results) != len(batch.Records) || resp.Checkpoint < batch.SeqTo {
+		return fmt.Errorf("%w: %d results for %d records, checkpoint %d for a batch ending at %d",
+			errBadAnswer, len(resp.Results), len(batch.Records), resp.Checkpoint, batch.SeqTo)
+	}
+	for _, r := range resp.Results {
+		res.Count(r)
+		if r.Outcome == wire.Rejected {
+			*rejected = append(*rejected, r)
+		}
+	}
+	return nil
+}
+
+// nextBatch reads the revisions after the cursor, at most Config.BatchRecords of them
+// and Config.BatchBytes in all (but always at least one). nil means nothing to push.
 func (n *Node) nextBatch() (*wire.Batch, error) {
 	var b wire.Batch
 	size := 0
 	err := n.journal.View(func(tx *journal.Tx) error {
 		cursor := tx.GetUint(bucketMeta, keyPushCursor)
 		return tx.Scan(cursor, func(seq uint64, v []byte) error {
-			if len(b.Records) == wire.MaxBatchRecords || (len(b.Records) > 0 && size+len(v) > wire.MaxBatchBytes) {
+			if len(b.Records) == n.batchRecords || (len(b.Records) > 0 && size+len(v) > n.batchBytes) {
 				return journal.ErrStop
 			}
 			if len(b.Records) == 0 {
@@ -175,18 +211,18 @@ func (n *Node) newRetrier() *retrier {
 	return &retrier{eb: eb, deadline: time.Now().Add(n.retry.Budget)}
 }
 
-// pushWithRetry sends a batch until the hub answers it, retrying network errors, 408, 429
-// and 5xx with exponential backoff and jitter and honouring Retry-After, within the run's
-// budget. Each attempt is signed afresh so its issued_at stays current.
-func (n *Node) pushWithRetry(ctx context.Context, r *retrier, batch *wire.Batch) (*wire.PushResponse, error) {
+// withRetry runs op until it succeeds, retrying network errors, 408, 429 and 5xx with
+// exponential backoff and jitter and honouring Retry-After, within the run's budget.
+// what names the operation in logs and errors.
+func (n *Node) withRetry(ctx context.Context, r *retrier, what string, op func() error) error {
 	for attempt := 1; ; attempt++ {
-		resp, err := n.pushOnce(ctx, batch)
+		err := op()
 		if err == nil {
 			r.eb.Reset() // any success resets the backoff (synapse#9335: no long stall after one error)
-			return resp, nil
+			return nil
 		}
 		if permanent(err) || ctx.Err() != nil {
-			return nil, err
+			return err
 		}
 		wait := r.eb.NextBackOff()
 		var he *HubError
@@ -194,35 +230,46 @@ func (n *Node) pushWithRetry(ctx context.Context, r *retrier, batch *wire.Batch)
 			wait = he.RetryAfter // the hub knows best when it can take more
 		}
 		if left := time.Until(r.deadline); wait > left {
-			return nil, fmt.Errorf("gave up after %d attempt(s): the next try would be in %s, past this run's %s budget (the next run resumes): %w",
-				attempt, wait.Round(time.Second), n.retry.Budget, err)
+			return fmt.Errorf("%s: gave up after %d attempt(s): the next try would be in %s, past this run's %s budget (the next run resumes): %w",
+				what, attempt, wait.Round(time.Second), n.retry.Budget, err)
 		}
-		n.log.Warn("push failed; retrying", "attempt", attempt, "wait", wait.String(), "err", err)
+		n.log.Warn(what+" failed; retrying", "attempt", attempt, "wait", wait.String(), "err", err)
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, fmt.Errorf("sync stopped: %w", ctx.Err())
+			return fmt.Errorf("sync stopped: %w", ctx.Err())
 		case <-t.C:
 		}
 	}
 }
 
+// pushWithRetry sends a batch until the hub answers it (withRetry). Each attempt is
+// signed afresh so its issued_at stays current.
+func (n *Node) pushWithRetry(ctx context.Context, r *retrier, batch *wire.Batch) (resp *wire.PushResponse, err error) {
+	err = n.withRetry(ctx, r, "push", func() (err error) {
+		resp, err = n.pushOnce(ctx, batch)
+		return err
+	})
+	return resp, err
+}
+
 func (n *Node) pushOnce(ctx context.Context, batch *wire.Batch) (*wire.PushResponse, error) {
 	now := n.now()
 	batch.IssuedAt = now.UTC()
-	signed, err := wire.SignBatch(n.key, batch)
-	if err != nil {
-		return nil, err
-	}
-	token, err := auth.MintToken(n.key, auth.TokenRequest{
-		Subject: "node:" + n.program.Code, Role: auth.RoleProgram, Program: n.program.Code,
-		TTL: 5 * time.Minute, Now: now,
+	// head: how far the node has written as it signs, so the hub can show its lag.
+	err := n.journal.View(func(tx *journal.Tx) error {
+		batch.Head = tx.LastSeq()
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return n.hub.Push(ctx, token, signed)
+	signed, err := wire.SignBatch(n.key, batch)
+	if err != nil {
+		return nil, err
+	}
+	return n.hub.Push(ctx, n.hubToken(), signed)
 }
 
 func (n *Node) saveStatus(run RunStatus, rejected []wire.Result) error {
@@ -237,6 +284,9 @@ func (n *Node) saveStatus(run RunStatus, rejected []wire.Result) error {
 		st.Rejected = append(st.Rejected, rejected...)
 		if len(st.Rejected) > maxRejected {
 			st.Rejected = st.Rejected[len(st.Rejected)-maxRejected:]
+		}
+		if run.Backstop != nil && run.Result.Error == "" {
+			st.LastBackstop = run.Backstop
 		}
 		st.LastError = run.Result.Error
 		if run.Result.Error == "" {
@@ -261,6 +311,8 @@ func (n *Node) Status() (*SyncStatus, error) {
 			}
 		}
 		st.Cursor = tx.GetUint(bucketMeta, keyPushCursor)
+		info := n.replica.Load().Info()
+		st.PullCheckpoint, st.HubHeadSeq, st.LastPullAt = info.AppliedSeq, info.HubHeadSeq, info.PulledAt
 		st.LastSeq = tx.LastSeq()
 		st.Outbox = st.LastSeq - st.Cursor
 		return nil
@@ -272,53 +324,4 @@ func (n *Node) Status() (*SyncStatus, error) {
 	}
 	n.statusMu.Unlock()
 	return &st, err
-}
-
-// clock is a time of day.
-type clock struct{ hour, minute int }
-
-func parseClock(s string) (clock, error) {
-	if s == "" {
-		return clock{hour: 2}, nil
-	}
-	t, err := time.Parse("15:04", s)
-	if err != nil {
-		return clock{}, &ConfigError{Flag: "sync-at", Value: s, Problem: "want HH:MM (24-hour)"}
-	}
-	return clock{hour: t.Hour(), minute: t.Minute()}, nil
-}
-
-// NextRun is the next nightly run after now: the configured time of day in the program's
-// time zone, plus up to SyncJitter so programs do not all arrive at once.
-func (n *Node) NextRun(now time.Time) time.Time {
-	loc := n.program.Location()
-	local := now.In(loc)
-	next := time.Date(local.Year(), local.Month(), local.Day(), n.syncAt.hour, n.syncAt.minute, 0, 0, loc)
-	if !next.After(local) {
-		next = time.Date(local.Year(), local.Month(), local.Day()+1, n.syncAt.hour, n.syncAt.minute, 0, 0, loc)
-	}
-	if n.jitter > 0 {
-		next = next.Add(rand.N(n.jitter))
-	}
-	return next
-}
-
-// schedule runs Sync every night until ctx ends.
-func (n *Node) schedule(ctx context.Context) {
-	for {
-		next := n.NextRun(n.now())
-		n.statusMu.Lock()
-		n.nextRun = next
-		n.statusMu.Unlock()
-		t := time.NewTimer(next.Sub(n.now()))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-		if _, err := n.Sync(ctx); err != nil && ctx.Err() == nil {
-			n.log.Error("nightly sync failed", "err", err)
-		}
-	}
 }

@@ -66,6 +66,21 @@ func (w *walker) do(method, path, body string, wantStatus int) []byte {
 	return out
 }
 
+// doIfMatch is do with an If-Match header (the ETag as a client read it, quoted).
+func (w *walker) doIfMatch(method, path, ifMatch, body string, wantStatus int) []byte {
+	w.t.Helper()
+	tok, err := auth.MintToken(w.n.Key, auth.TokenRequest{Subject: "clerk", Role: auth.RoleProgram, Program: w.n.Program().Code, TTL: time.Hour, Now: w.clock.Now()})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	hdr := http.Header{"Content-Type": {"application/json"}, "If-Match": {`"` + ifMatch + `"`}}
+	resp, out := hubtest.Request(w.t, method, w.n.URL+path, tok, hdr, []byte(body))
+	if resp.StatusCode != wantStatus {
+		w.t.Fatalf("%s %s (If-Match %s) on %s: %d %s; want %d", method, path, ifMatch, w.clock.Now().Format(time.DateOnly), resp.StatusCode, out, wantStatus)
+	}
+	return out
+}
+
 func (w *walker) alliance(path string) schema.Alliance {
 	w.t.Helper()
 	var a schema.Alliance
@@ -172,10 +187,16 @@ func TestWalkToAmbassador(t *testing.T) {
 		t.Errorf("overdue calendar = %+v", cal)
 	}
 	// Filed late, then revised: one report, two revisions (a second report for a period
-	// is a new revision of it).
+	// is a new revision of it). A revision names the revision it replaces in If-Match,
+	// as an Alliance's PUT does: without it, 428.
 	var r1, r2 schema.Report
 	hubtest.DecodeJSON(t, w.do(http.MethodPost, path+"/reports", report("2021-annual", "2021-05-10", "2020-06-01", "2020-10-01"), http.StatusCreated), &r1)
-	hubtest.DecodeJSON(t, w.do(http.MethodPost, path+"/reports", report("2021-annual", "2021-05-10", "2020-06-01", "2020-10-01", "2021-02-01"), http.StatusOK), &r2)
+	revised := report("2021-annual", "2021-05-10", "2020-06-01", "2020-10-01", "2021-02-01")
+	if body := w.do(http.MethodPost, path+"/reports", revised, http.StatusPreconditionRequired); !strings.Contains(string(body), "precondition-required") {
+		t.Errorf("a revision without If-Match: %s", body)
+	}
+	hubtest.DecodeJSON(t, w.doIfMatch(http.MethodPost, path+"/reports", r1.Rev, revised, http.StatusOK), &r2)
+	w.doIfMatch(http.MethodPost, path+"/reports", r1.Rev, report("2021-annual", "2021-05-10"), http.StatusPreconditionFailed)
 	if r1.ID != r2.ID || !strings.HasPrefix(r2.Rev, "2-") || r1.TotalReached() != 12420 {
 		t.Errorf("revised report: %s %s -> %s %s (reached %d)", r1.ID, r1.Rev, r2.ID, r2.Rev, r1.TotalReached())
 	}
@@ -194,29 +215,58 @@ func TestWalkToAmbassador(t *testing.T) {
 	// Within 90 days of the end of the term the Alliance is expiring, and the calendar
 	// says renew or conclude.
 	c.set(t, "2022-01-15")
-	if got := w.compliance(path); !got.Expiring || !got.MeetingsShort {
-		t.Errorf("2022-01-15: expiring %v, meetings short %v (one meeting in 12 months); want both", got.Expiring, got.MeetingsShort)
+	// One meeting in the last 12 months, but the months since 2021-03-01 are not
+	// reported yet: the year judged is the last one reported, 2020-03-02 to 2021-03-01,
+	// with its three meetings (compliance.go, meetings).
+	if got := w.compliance(path); !got.Expiring || got.MeetingsLast12Months != 1 || got.MeetingsShort ||
+		got.MeetingsJudgedThrough == nil || got.MeetingsJudgedThrough.String() != "2021-03-01" || got.MeetingsInJudgedYear != 3 {
+		t.Errorf("2022-01-15: %+v; want expiring, 1 meeting in 12 months, the year to 2021-03-01 judged with 3, not short", got)
 	}
 	if cal := w.calendar("kind=term_ends"); len(cal.Items) != 1 || cal.Items[0].Date.String() != "2022-03-02" {
 		t.Errorf("term_ends = %+v", cal.Items)
 	}
+	// The second year's report, filed early with one meeting, reaches today: the twelve
+	// months to 2022-01-15 are judged, with two meetings: short (VII.F).
+	var early schema.Report
+	hubtest.DecodeJSON(t, w.do(http.MethodPost, path+"/reports", report("2022-annual", "2022-01-15", "2021-06-01"), http.StatusCreated), &early)
+	if got := w.compliance(path); !got.MeetingsShort || got.MeetingsInJudgedYear != 2 || got.MeetingsJudgedThrough.String() != "2022-01-15" {
+		t.Errorf("2022-01-15, second year reported early: %+v; want the year to 2022-01-15 judged with 2, short", got)
+	}
+	if cal := w.calendar("kind=meetings_short"); len(cal.Items) != 1 || cal.Summary.MeetingsShort != 1 || !strings.Contains(cal.Items[0].Detail, "2 implementation team meetings") {
+		t.Errorf("meetings_short calendar = %+v", cal)
+	}
 
-	// Renewed for two years (two to five at the office's discretion, seed 001).
+	// Renewed for two years (two to five at the office's discretion, seed 001), and the
+	// second year's report revised with the meetings held since.
 	c.set(t, "2022-03-01")
 	w.do(http.MethodPost, path+"/renew", `{"signed_on":"2022-03-01","term_months":24}`, http.StatusOK)
-	w.do(http.MethodPost, path+"/reports", report("2022-annual", "2022-03-01", "2021-06-01", "2021-09-01", "2021-12-01"), http.StatusCreated)
+	full := report("2022-annual", "2022-03-01", "2021-06-01", "2021-09-01", "2021-12-01")
+	w.do(http.MethodPost, path+"/reports", full, http.StatusPreconditionRequired)
+	w.doIfMatch(http.MethodPost, path+"/reports", early.Rev, full, http.StatusOK)
+	if got := w.compliance(path); got.MeetingsShort || got.MeetingsInJudgedYear != 3 || got.MeetingsJudgedThrough.String() != "2022-03-01" {
+		t.Errorf("2022-03-01, second year reported: %+v; want the year to 2022-03-01 judged with 3, not short", got)
+	}
 
 	// Not yet eligible: the initial term and one renewal must be completed (seed 001).
 	c.set(t, "2023-06-01")
 	w.do(http.MethodPost, path+"/reports", report("2023-annual", "2023-06-01", "2022-06-01", "2022-09-01", "2022-12-01"), http.StatusCreated)
-	if body := w.do(http.MethodPost, path+"/ambassador", `{"on":"2023-06-01"}`, http.StatusUnprocessableEntity); !strings.Contains(string(body), "2024-03-01") {
+	// The renewal term's last day is 2024-03-01: completed, and eligible, the day after.
+	if body := w.do(http.MethodPost, path+"/ambassador", `{"on":"2023-06-01"}`, http.StatusUnprocessableEntity); !strings.Contains(string(body), "2024-03-02") {
 		t.Errorf("early Ambassador: %s; want the date it becomes eligible", body)
 	}
-	if got := w.compliance(path); got.AmbassadorEligible || got.AmbassadorEligibleOn == nil || got.AmbassadorEligibleOn.String() != "2024-03-01" {
+	if got := w.compliance(path); got.AmbassadorEligible || got.AmbassadorEligibleOn == nil || got.AmbassadorEligibleOn.String() != "2024-03-02" {
 		t.Errorf("2023-06-01: eligible %v from %v", got.AmbassadorEligible, got.AmbassadorEligibleOn)
 	}
-	if cal := w.calendar("to=2024-06-01&kind=ambassador_eligible"); len(cal.Items) != 1 || cal.Items[0].State != "upcoming" {
+	if cal := w.calendar("to=2024-06-01&kind=ambassador_eligible"); len(cal.Items) != 1 || cal.Items[0].State != "upcoming" || cal.Items[0].Date.String() != "2024-03-02" {
 		t.Errorf("calendar ambassador item = %+v", cal.Items)
+	}
+	c.set(t, "2024-03-01")
+	if got := w.compliance(path); got.AmbassadorEligible {
+		t.Errorf("2024-03-01, the renewal term's last day: eligible already")
+	}
+	w.do(http.MethodPost, path+"/ambassador", `{"on":"2024-03-01"}`, http.StatusUnprocessableEntity)
+	if cal := w.calendar("kind=ambassador_eligible"); len(cal.Items) != 1 || cal.Items[0].State != "upcoming" || cal.Summary.AmbassadorEligible != 0 {
+		t.Errorf("calendar on 2024-03-01 = %+v; want the item upcoming", cal)
 	}
 
 	c.set(t, "2024-03-05")
@@ -239,6 +289,20 @@ func TestWalkToAmbassador(t *testing.T) {
 	c.set(t, "2026-01-01")
 	if got := w.compliance(path); len(got.OverdueReports) != 1 || got.OverdueReports[0] != "2024-annual" || got.NextReportDue != nil || got.MeetingsShort {
 		t.Errorf("2026 ambassador compliance = %+v; want only 2024-annual overdue, nothing next, no meeting flag", got)
+	}
+	// The relationship remains in effect for as long as the cooperation does (seed
+	// 001); when it ends, it concludes on the day given, and the record keeps the day
+	// it became an Ambassador.
+	c.set(t, "2026-07-01")
+	w.do(http.MethodPost, path+"/conclude", `{}`, http.StatusUnprocessableEntity) // no term to default to
+	w.do(http.MethodPost, path+"/conclude", `{"concluded_on":"2024-03-04"}`, http.StatusUnprocessableEntity)
+	w.do(http.MethodPost, path+"/conclude", `{"concluded_on":"2026-06-30"}`, http.StatusOK)
+	if a = w.alliance(path); a.Status != schema.StatusConcluded || a.AmbassadorOn.String() != "2024-03-05" ||
+		a.Standing(schema.MustDate("2026-06-29")) != schema.StandingAmbassador || a.Standing(schema.MustDate("2026-06-30")) != schema.StandingConcluded {
+		t.Errorf("concluded Ambassador: %+v", a)
+	}
+	if got := w.compliance(path); len(got.OverdueReports) != 1 || got.NextReportDue != nil {
+		t.Errorf("concluded Ambassador's compliance = %+v; want still only 2024-annual overdue", got)
 	}
 
 	// Another Alliance, to termination: effective 30 days after written notice (seed
@@ -269,7 +333,7 @@ func TestWalkToAmbassador(t *testing.T) {
 		t.Errorf("terminated list = %+v", list.Items)
 	}
 
-	// Everything the node recorded reaches the hub: two Alliances and three reports.
+	// Everything the node recorded reaches the hub: two Alliances and four reports.
 	c.set(t, "2026-11-23")
 	c.mu.Lock()
 	c.now = time.Now() // the hub checks batch times against its own clock
@@ -294,7 +358,7 @@ func TestWalkToAmbassador(t *testing.T) {
 	}
 	for _, it := range roster.Items {
 		if it.ID == a.ID && (it.Standing != "ambassador" || len(it.Compliance.OverdueReports) != 1) {
-			t.Errorf("roster shows %+v; want the Ambassador with 2024-annual overdue, as the node does", it)
+			t.Errorf("roster shows %+v; want the Ambassador (concluded only in June) with 2024-annual overdue, as the node does", it)
 		}
 	}
 }

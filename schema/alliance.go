@@ -3,6 +3,7 @@ package schema
 import (
 	"fmt"
 	"net/mail"
+	"slices"
 	"strings"
 )
 
@@ -205,8 +206,9 @@ func (a *Alliance) Normalize(p *Program) {
 		t.EffectiveOn = t.NoticeOn.AddDays(TerminationNoticeDays)
 	}
 	a.ExpiresOn = a.DerivedExpiry()
-	if a.Status == StatusConcluded && a.ConcludedOn.IsZero() {
-		// Conclusion is at the end of the term unless the record says otherwise.
+	if a.Status == StatusConcluded && a.ConcludedOn.IsZero() && a.AmbassadorOn.IsZero() {
+		// Conclusion is at the end of the term unless the record says otherwise. A former
+		// Ambassador had no term to end with: its date stays unknown unless given.
 		a.ConcludedOn = a.ExpiresOn
 	}
 	for i := range a.Addenda {
@@ -311,6 +313,8 @@ func (a *Alliance) Validate(p *Program) error {
 	}
 	if a.TermMonths < 1 || a.TermMonths > maxTermMonths {
 		errs.Add("term_months", fmt.Sprintf("is %d; must be 1 to %d", a.TermMonths, maxTermMonths))
+	} else {
+		errs.checkDerived("signed_on", a.SignedOn, a.TermMonths)
 	}
 	if len(a.Renewals) > maxRenewals {
 		errs.Add("renewals", fmt.Sprintf("has %d entries; at most %d", len(a.Renewals), maxRenewals))
@@ -326,6 +330,8 @@ func (a *Alliance) Validate(p *Program) error {
 		}
 		if r.TermMonths < 1 || r.TermMonths > maxTermMonths {
 			errs.Add(f+".term_months", fmt.Sprintf("is %d; must be 1 to %d", r.TermMonths, maxTermMonths))
+		} else {
+			errs.checkDerived(f+".signed_on", r.SignedOn, r.TermMonths)
 		}
 		prev = r.SignedOn
 	}
@@ -343,6 +349,8 @@ func (a *Alliance) Validate(p *Program) error {
 		errs.checkDate("termination.effective_on", t.EffectiveOn)
 		if t.NoticeOn.IsZero() {
 			errs.Add("termination.notice_on", "is required")
+		} else {
+			errs.checkNotice("termination.notice_on", t.NoticeOn)
 		}
 		if want := t.NoticeOn.AddDays(TerminationNoticeDays); t.NoticeOn.Precision() == PrecisionDay && t.EffectiveOn != want {
 			errs.Add("termination.effective_on", fmt.Sprintf("must be %s, 30 days after notice (CSP 04-01-001 XIV)", want))
@@ -350,8 +358,14 @@ func (a *Alliance) Validate(p *Program) error {
 		errs.checkText("termination.reason", t.Reason, maxTextLen)
 	}
 	errs.checkEnd("concluded_on", a.ConcludedOn, a, StatusConcluded)
-	errs.checkEnd("ambassador_on", a.AmbassadorOn, a, StatusAmbassador)
-	if a.Status == StatusAmbassador {
+	// A concluded record keeps its ambassador_on: an Ambassador relationship that ended
+	// (seed 001; lifecycle.go, Conclude).
+	errs.checkEnd("ambassador_on", a.AmbassadorOn, a, StatusAmbassador, StatusConcluded)
+	if c, on := a.ConcludedOn, a.AmbassadorOn; a.Status == StatusConcluded && !c.IsZero() && !on.IsZero() &&
+		c.Invalid() == nil && on.Invalid() == nil && c.Last().Before(on.First()) {
+		errs.Add("concluded_on", fmt.Sprintf("%s is before the Alliance became an Ambassador (%s)", c, on))
+	}
+	if a.Status == StatusAmbassador || (a.Status == StatusConcluded && !a.AmbassadorOn.IsZero()) {
 		// Ambassador: after the initial term and one renewal (seed 001), where the
 		// program, and the office, offer it.
 		switch {
@@ -434,14 +448,44 @@ func (e *ValidationError) checkAddenda(a *Alliance) {
 	}
 }
 
-// checkEnd checks a date that only a record in status want carries (concluded_on,
-// ambassador_on): a date, on or after signing.
-func (e *ValidationError) checkEnd(field string, d Date, a *Alliance, want Status) {
+// checkDerived checks that a term signed on signed and running months ends on a date a
+// record may carry. Dates are bounded (date.go: 1970 to 2200), and a term's end is
+// derived and stored (expires_on, and concluded_on by default): a signing in the last
+// years of the range with a long term would end past LatestDate, and a record holding
+// such a date could not be parsed back by the hub, so the node's sync would stall on it.
+// The signing date is the field named: a date that late is almost always a mistyped
+// year.
+func (e *ValidationError) checkDerived(field string, signed Date, months int) {
+	if signed.IsZero() || signed.Invalid() != nil {
+		return
+	}
+	if end := signed.AddMonths(months); !end.inRange() {
+		e.Add(field, fmt.Sprintf("%s plus a %d-month term ends %s, after %s, the last date a record may carry: check the year", signed, months, end, LatestDate))
+	}
+}
+
+// checkNotice checks that written notice given on notice takes effect, 30 days later
+// (seed 001; CSP 04-01-001 XIV), on a date a record may carry (checkDerived).
+func (e *ValidationError) checkNotice(field string, notice Date) {
+	if notice.IsZero() || notice.Invalid() != nil {
+		return
+	}
+	if eff := notice.AddDays(TerminationNoticeDays); !eff.inRange() {
+		e.Add(field, fmt.Sprintf("%s plus %d days' notice takes effect %s, after %s, the last date a record may carry: check the year", notice, TerminationNoticeDays, eff, LatestDate))
+	}
+}
+
+// checkEnd checks a date that only a record in one of the statuses want carries
+// (concluded_on, ambassador_on): a date, on or after signing.
+func (e *ValidationError) checkEnd(field string, d Date, a *Alliance, want ...Status) {
 	e.checkDate(field, d)
 	switch {
 	case d.IsZero():
-	case a.Status != want:
-		e.Add(field, fmt.Sprintf("is set, but status is %s, not %s", a.Status, want))
+	case d.Invalid() == nil && !d.inRange():
+		// Derived (concluded_on defaults to the end of the term), never parsed.
+		e.Add(field, fmt.Sprintf("%s is after %s, the last date a record may carry", d, LatestDate))
+	case !slices.Contains(want, a.Status):
+		e.Add(field, fmt.Sprintf("is set, but status is %s, not %s", a.Status, want[0]))
 	case d.Invalid() == nil && a.SignedOn.Invalid() == nil && !a.SignedOn.IsZero() && d.Last().Before(a.SignedOn.First()):
 		e.Add(field, fmt.Sprintf("%s is before the Alliance was signed (%s)", d, a.SignedOn))
 	}

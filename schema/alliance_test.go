@@ -344,7 +344,9 @@ func TestValidateValid(t *testing.T) {
 			a := fedAlliance()
 			a.SignedOn = schema.MustDate("2018-06-12")
 			a.Renewals = []schema.Renewal{{SignedOn: schema.MustDate("2020-06-12"), TermMonths: 24}}
-			a.Status, a.AmbassadorOn = schema.StatusAmbassador, schema.MustDate("2022-06-12")
+			// The renewal term's last day is 2022-06-12: completed, and eligible, the
+			// day after.
+			a.Status, a.AmbassadorOn = schema.StatusAmbassador, schema.MustDate("2022-06-13")
 			return a
 		}},
 		{name: "concluded", program: "MI", in: func() *schema.Alliance { a := miAlliance(); a.Status = schema.StatusConcluded; return a }},

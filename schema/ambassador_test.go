@@ -48,18 +48,21 @@ func TestAmbassadorEligibleOn(t *testing.T) {
 		// "Alliances that have successfully completed at least one two-year initial
 		// Alliance and one renewal term may be eligible for Ambassador status" (seed 001).
 		{"no renewal: never", "2018-03-01", 24, nil, ""},
-		{"renewal term completed", "2018-03-01", 24, []schema.Renewal{{SignedOn: schema.MustDate("2020-03-01"), TermMonths: 60}}, "2025-03-01"},
-		{"renewal signed before the initial term ended", "2018-03-01", 24, []schema.Renewal{{SignedOn: schema.MustDate("2019-12-01"), TermMonths: 60}}, "2024-12-01"},
-		{"two-year renewal", "2018-03-01", 24, []schema.Renewal{{SignedOn: schema.MustDate("2020-03-01"), TermMonths: 24}}, "2022-03-01"},
-		{"the initial term must be completed too", "2018-03-01", 24, []schema.Renewal{{SignedOn: schema.MustDate("2018-06-01"), TermMonths: 12}}, "2020-03-01"},
+		// A term's end date is its last day in force, so the term is completed, and the
+		// Alliance eligible, the day after the renewal term's last day.
+		{"renewal term completed", "2018-03-01", 24, []schema.Renewal{{SignedOn: schema.MustDate("2020-03-01"), TermMonths: 60}}, "2025-03-02"},
+		{"renewal signed before the initial term ended", "2018-03-01", 24, []schema.Renewal{{SignedOn: schema.MustDate("2019-12-01"), TermMonths: 60}}, "2024-12-02"},
+		{"two-year renewal", "2018-03-01", 24, []schema.Renewal{{SignedOn: schema.MustDate("2020-03-01"), TermMonths: 24}}, "2022-03-02"},
+		{"the initial term must be completed too", "2018-03-01", 24, []schema.Renewal{{SignedOn: schema.MustDate("2018-06-01"), TermMonths: 12}}, "2020-03-02"},
 		{"only the first renewal counts", "2018-03-01", 24, []schema.Renewal{
 			{SignedOn: schema.MustDate("2020-03-01"), TermMonths: 24},
 			{SignedOn: schema.MustDate("2022-03-01"), TermMonths: 60},
-		}, "2022-03-01"},
+		}, "2022-03-02"},
+		{"a term ending on the last day of a year", "2018-12-31", 24, []schema.Renewal{{SignedOn: schema.MustDate("2020-12-31"), TermMonths: 24}}, "2023-01-01"},
 		// Partial dates count to the last day they may mean (DOMAIN.md, Real data is
 		// messy): never eligible earlier than a full date would make it.
-		{"month-only dates", "2018-03", 24, []schema.Renewal{{SignedOn: schema.MustDate("2020-03"), TermMonths: 60}}, "2025-03-31"},
-		{"year-only renewal", "2018-03-01", 24, []schema.Renewal{{SignedOn: schema.MustDate("2020"), TermMonths: 60}}, "2025-12-31"},
+		{"month-only dates", "2018-03", 24, []schema.Renewal{{SignedOn: schema.MustDate("2020-03"), TermMonths: 60}}, "2025-04-01"},
+		{"year-only renewal", "2018-03-01", 24, []schema.Renewal{{SignedOn: schema.MustDate("2020"), TermMonths: 60}}, "2026-01-01"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -89,10 +92,11 @@ func TestAmbassadorEligible(t *testing.T) {
 		asOf     string
 		want     bool
 	}{
-		// After the initial term and one renewal (seed 001): renewedFED is eligible from
-		// 2025-03-01.
-		{"FED: the day before the renewal term is completed", fed, func() *schema.Alliance { return renewedFED(t, fed) }, "2025-02-28", false},
-		{"FED: the renewal term is completed", fed, func() *schema.Alliance { return renewedFED(t, fed) }, "2025-03-01", true},
+		// After the initial term and one renewal are completed (seed 001): renewedFED's
+		// renewal term ends 2025-03-01, its last day, so it is eligible from 2025-03-02.
+		{"FED: the day before the renewal term's last day", fed, func() *schema.Alliance { return renewedFED(t, fed) }, "2025-02-28", false},
+		{"FED: the renewal term's last day: not yet completed", fed, func() *schema.Alliance { return renewedFED(t, fed) }, "2025-03-01", false},
+		{"FED: the renewal term is completed", fed, func() *schema.Alliance { return renewedFED(t, fed) }, "2025-03-02", true},
 		// The status is offered at the end of the renewal term, instead of renewing
 		// again: a lapsed term does not take eligibility away.
 		{"FED: after the renewal term ran out", fed, func() *schema.Alliance { return renewedFED(t, fed) }, "2026-01-01", true},
@@ -125,7 +129,7 @@ func TestAmbassadorEligible(t *testing.T) {
 			mustOK(t, a.Conclude(schema.Date{}))
 			return a
 		}, "2030-01-01", false},
-		{"already an Ambassador", fed, func() *schema.Alliance { return ambassador(t, fed, "2025-03-01") }, "2030-01-01", false},
+		{"already an Ambassador", fed, func() *schema.Alliance { return ambassador(t, fed, "2025-03-02") }, "2030-01-01", false},
 		{"draft", fed, func() *schema.Alliance {
 			a := fedAlliance()
 			a.SignedOn = schema.Date{}
@@ -157,9 +161,10 @@ func TestMakeAmbassador(t *testing.T) {
 		wantText   string // in the error
 	}{
 		// Eligible after the initial term and one renewal term (seed 001).
-		{"on the day it becomes eligible", fed, renewed, date("2025-03-01"), nil, ""},
+		{"on the day it becomes eligible", fed, renewed, date("2025-03-02"), nil, ""},
 		{"later", fed, renewed, date("2026-01-15"), nil, ""},
-		{"before it is eligible", fed, renewed, date("2025-02-28"), []string{"on"}, "2025-03-01"},
+		{"on the renewal term's last day: not yet completed", fed, renewed, date("2025-03-01"), []string{"on"}, "2025-03-02"},
+		{"before it is eligible", fed, renewed, date("2025-02-28"), []string{"on"}, "2025-03-02"},
 		{"not renewed", fed, func() *schema.Alliance { return signedOn(t, fed, "2018-03-01") }, date("2025-03-01"), []string{"renewals"}, "one renewal"},
 		{"date missing", fed, renewed, date(""), []string{"on"}, "required"},
 		{"date known only to the month", fed, renewed, date("2025-03"), []string{"on"}, "full date"},
@@ -177,8 +182,8 @@ func TestMakeAmbassador(t *testing.T) {
 			return a
 		}, date("2024-01-01"), []string{"status"}, "program NV does not offer"},
 		// Regional and Area Offices have discretion (seed 001).
-		{"office that opted out", opt, func() *schema.Alliance { return inOffice(t, opt, "Chicago Regional Office") }, date("2025-03-01"), []string{"status"}, "Chicago Regional Office"},
-		{"office that did not opt out", opt, func() *schema.Alliance { return inOffice(t, opt, "Atlanta Regional Office") }, date("2025-03-01"), nil, ""},
+		{"office that opted out", opt, func() *schema.Alliance { return inOffice(t, opt, "Chicago Regional Office") }, date("2025-03-02"), []string{"status"}, "Chicago Regional Office"},
+		{"office that did not opt out", opt, func() *schema.Alliance { return inOffice(t, opt, "Atlanta Regional Office") }, date("2025-03-02"), nil, ""},
 		// Lifecycle: draft -> signed -> renewed -> concluded or terminated; Ambassador
 		// later (seed 001).
 		{"terminated", fed, func() *schema.Alliance {
@@ -191,7 +196,7 @@ func TestMakeAmbassador(t *testing.T) {
 			mustOK(t, a.Conclude(schema.Date{}))
 			return a
 		}, date("2025-03-01"), []string{"status"}, "concluded"},
-		{"already an Ambassador", fed, func() *schema.Alliance { return ambassador(t, fed, "2025-03-01") }, date("2025-06-01"), []string{"status"}, "ambassador"},
+		{"already an Ambassador", fed, func() *schema.Alliance { return ambassador(t, fed, "2025-03-02") }, date("2025-06-01"), []string{"status"}, "ambassador"},
 		{"draft", fed, func() *schema.Alliance {
 			a := fedAlliance()
 			a.SignedOn = schema.Date{}
@@ -266,10 +271,15 @@ func TestConclude(t *testing.T) {
 		{"recorded after the term ran out", fed, active, date("2026-07-01"), "2026-07-01", nil},
 		{"renewed: the end of the renewal term", fed, func() *schema.Alliance { return renewedFED(t, fed) }, date(""), "2025-03-01", nil},
 		{"MIOSHA three-year term", mi, func() *schema.Alliance { return normalized(t, mi, miAlliance()) }, date(""), "2026-05-01", nil},
-		// An earlier end is a termination, with its 30 days' written notice (seed 001;
-		// CSP 04-01-001 XIV).
-		{"a day before the end of the term: terminate instead", fed, active, date("2026-06-11"), "", []string{"concluded_on"}},
-		{"a month before the end of the term", fed, active, date("2026-05"), "", []string{"concluded_on"}},
+		// "OSHA may also conclude an Alliance at any time based on its evaluation" (seed
+		// 001): before the end of its term too, from its signing on. Ending with 30 days'
+		// written notice is a termination (CSP 04-01-001 XIV).
+		{"a day before the end of the term (seed 001: at any time)", fed, active, date("2026-06-11"), "2026-06-11", nil},
+		{"a month before the end of the term", fed, active, date("2026-05"), "2026-05", nil},
+		{"in its first year", fed, active, date("2024-12-01"), "2024-12-01", nil},
+		{"on the signing day", fed, active, date("2024-06-12"), "2024-06-12", nil},
+		{"before the signing", fed, active, date("2024-06-11"), "", []string{"concluded_on"}},
+		{"renewed, early in the renewal term", fed, func() *schema.Alliance { return renewedFED(t, fed) }, date("2021-01-01"), "2021-01-01", nil},
 		{"not a date", fed, active, func(t *testing.T) schema.Date { return badDate(t, "2026-06-31") }, "", []string{"concluded_on"}},
 		{"draft", fed, func() *schema.Alliance {
 			a := fedAlliance()
@@ -286,12 +296,18 @@ func TestConclude(t *testing.T) {
 			mustOK(t, a.Conclude(schema.Date{}))
 			return a
 		}, date(""), "", []string{"status"}},
-		{"an Ambassador", fed, func() *schema.Alliance { return ambassador(t, fed, "2025-03-01") }, date(""), "", []string{"status"}},
-		{"terminated and early: both named", fed, func() *schema.Alliance {
+		// "Ambassador relationships remain in effect for the duration of an ongoing
+		// cooperative relationship" (seed 001): when it ends, the relationship concludes
+		// on the day given, on or after ambassador_on; it has no term to default to.
+		{"an Ambassador relationship ends (seed 001)", fed, func() *schema.Alliance { return ambassador(t, fed, "2025-03-02") }, date("2027-01-15"), "2027-01-15", nil},
+		{"an Ambassador relationship ends the day it began", fed, func() *schema.Alliance { return ambassador(t, fed, "2025-03-02") }, date("2025-03-02"), "2025-03-02", nil},
+		{"an Ambassador without a date", fed, func() *schema.Alliance { return ambassador(t, fed, "2025-03-02") }, date(""), "", []string{"concluded_on"}},
+		{"an Ambassador, before it became one", fed, func() *schema.Alliance { return ambassador(t, fed, "2025-03-02") }, date("2025-03-01"), "", []string{"concluded_on"}},
+		{"terminated and before signing: both named", fed, func() *schema.Alliance {
 			a := active()
 			mustOK(t, a.Terminate(schema.MustDate("2025-03-01"), ""))
 			return a
-		}, date("2025-04-01"), "", []string{"status", "concluded_on"}},
+		}, date("2024-01-01"), "", []string{"status", "concluded_on"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -302,9 +318,6 @@ func TestConclude(t *testing.T) {
 				t.Fatalf("failing fields (-want +got):\n%s\n%v", diff, err)
 			}
 			if err != nil {
-				if tt.name == "a day before the end of the term: terminate instead" && !strings.Contains(err.Error(), "terminate") {
-					t.Errorf("error %q does not point to termination", err)
-				}
 				if a.Status != before.Status || a.ConcludedOn != before.ConcludedOn {
 					t.Errorf("a refused Conclude changed the record: %s %s", a.Status, a.ConcludedOn)
 				}
@@ -313,13 +326,68 @@ func TestConclude(t *testing.T) {
 			if a.Status != schema.StatusConcluded || a.ConcludedOn.String() != tt.wantOn {
 				t.Errorf("after Conclude: %s on %s, want concluded on %s", a.Status, a.ConcludedOn, tt.wantOn)
 			}
+			if a.AmbassadorOn != before.AmbassadorOn {
+				t.Errorf("ambassador_on %s after Conclude, want %s kept", a.AmbassadorOn, before.AmbassadorOn)
+			}
 			if err := a.Validate(tt.program); err != nil {
 				t.Errorf("a concluded Alliance does not validate: %v", err)
 			}
-			if s := a.Standing(schema.MustDate(tt.wantOn)); s != schema.StandingConcluded {
-				t.Errorf("standing on %s = %s, want concluded", tt.wantOn, s)
+			end := a.ConcludedOn.Last()
+			if s := a.Standing(schema.DateOf(end)); s != schema.StandingConcluded {
+				t.Errorf("standing on %s = %s, want concluded", end.Format(time.DateOnly), s)
+			}
+			// In force until it concluded: nothing is owed for a period it did not live
+			// to the end of (compliance.go, Obligations).
+			for _, o := range schema.Obligations(a, tt.program, nil, schema.MustDate("2040-01-01")) {
+				if o.To.First().After(end) {
+					t.Errorf("owes %s (%s to %s) after concluding on %s", o.Period, o.From, o.To, a.ConcludedOn)
+				}
 			}
 		})
+	}
+}
+
+// TestConcludedAmbassador: an Ambassador relationship that ended (seed 001) is an
+// Ambassador until its concluded_on and concluded after; it owes no report for its
+// Ambassador years; and a record saying so validates, while one concluding before it
+// became an Ambassador does not.
+func TestConcludedAmbassador(t *testing.T) {
+	fed := program(t, "FED")
+	a := ambassador(t, fed, "2025-03-02")
+	mustOK(t, a.Conclude(schema.MustDate("2027-01-15")))
+	for asOf, want := range map[string]schema.Standing{
+		"2025-03-02": schema.StandingAmbassador,
+		"2027-01-14": schema.StandingAmbassador,
+		"2027-01-15": schema.StandingConcluded,
+		"2040-01-01": schema.StandingConcluded,
+	} {
+		if got := a.Standing(schema.MustDate(asOf)); got != want {
+			t.Errorf("standing on %s = %s, want %s", asOf, got, want)
+		}
+	}
+	c := schema.ComplianceOf(a, fed, nil, schema.MustDate("2030-01-01"))
+	if diff := cmp.Diff([]string{"2019-annual", "2020-annual", "2021-annual", "2022-annual", "2023-annual", "2024-annual", "2025-annual"}, c.OverdueReports); diff != "" {
+		t.Errorf("overdue (-want +got):\n%s", diff)
+	}
+	if c.AmbassadorEligible || c.MeetingsShort {
+		t.Errorf("eligible %v, meetings short %v; want neither", c.AmbassadorEligible, c.MeetingsShort)
+	}
+	if err := a.Validate(fed); err != nil {
+		t.Errorf("Validate: %v", err)
+	}
+	// As the hub and an import receive it: normalized from JSON-like fields.
+	b := ambassador(t, fed, "2025-03-02")
+	b.Status = schema.StatusConcluded
+	b.Normalize(fed)
+	if !b.ConcludedOn.IsZero() {
+		t.Errorf("a concluded Ambassador's concluded_on defaulted to %s; it had no term to end with", b.ConcludedOn)
+	}
+	if err := b.Validate(fed); err != nil {
+		t.Errorf("concluded Ambassador without concluded_on: %v", err)
+	}
+	b.ConcludedOn = schema.MustDate("2025-03-01")
+	if diff := cmp.Diff([]string{"concluded_on"}, fieldsOf(t, b.Validate(fed))); diff != "" {
+		t.Errorf("concluded before it became an Ambassador (-want +got):\n%s", diff)
 	}
 }
 
@@ -390,7 +458,7 @@ func TestAmend(t *testing.T) {
 				// Renewed for five years (seed 001), an Ambassador once that term is
 				// completed.
 				mustOK(t, a.Renew(fed, schema.MustDate("2026-06-01"), 60))
-				mustOK(t, a.MakeAmbassador(fed, schema.MustDate("2031-06-01")))
+				mustOK(t, a.MakeAmbassador(fed, schema.MustDate("2031-06-02")))
 			}
 			beforeParticipants := append([]schema.Participant(nil), a.Participants...)
 			beforeAddenda := len(a.Addenda)

@@ -1,6 +1,7 @@
 package schema_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -256,9 +257,9 @@ func TestComplianceOf(t *testing.T) {
 		}, nil, "2023-10-15", "2023-10-31", "2023-Q3", []string{"2023-Q2"}},
 
 		// Ambassadors have no reporting requirements (seed 001).
-		{"FED Ambassador owes nothing after ambassador_on", fed, func() *schema.Alliance { return ambassador(t, fed, "2025-03-01") },
+		{"FED Ambassador owes nothing after ambassador_on", fed, func() *schema.Alliance { return ambassador(t, fed, "2025-03-02") },
 			nil, "2027-01-01", "", "", []string{"2019-annual", "2020-annual", "2021-annual", "2022-annual", "2023-annual", "2024-annual", "2025-annual"}},
-		{"FED Ambassador with its reports filed owes nothing", fed, func() *schema.Alliance { return ambassador(t, fed, "2025-03-01") },
+		{"FED Ambassador with its reports filed owes nothing", fed, func() *schema.Alliance { return ambassador(t, fed, "2025-03-02") },
 			[]*schema.Report{
 				filed("2019-annual", "2019-04-01"), filed("2020-annual", "2020-04-01"), filed("2021-annual", "2021-04-01"),
 				filed("2022-annual", "2022-04-01"), filed("2023-annual", "2023-04-01"), filed("2024-annual", "2024-04-01"),
@@ -357,54 +358,88 @@ func TestCompliancePartialSigning(t *testing.T) {
 
 func TestComplianceMeetings(t *testing.T) {
 	fed := program(t, "FED")
-	// fedAlliance: signed 2024-06-12, expires 2026-06-12. As of 2026-03-01, the twelve
-	// months are 2025-03-02 to 2026-03-01.
+	// fedAlliance: signed 2024-06-12, expires 2026-06-12. Its annual reports cover the
+	// Alliance years 2024-06-12 to 2025-06-11 (2025-annual) and 2025-06-12 to 2026-06-11
+	// (2026-annual). As of 2026-03-01, the last twelve months are 2025-03-02 to
+	// 2026-03-01.
 	tests := []struct {
 		name      string
 		reports   []*schema.Report
 		asOf      string
-		wantCount int
-		wantShort bool
+		wantCount int    // meetings in the twelve months ending on as_of
+		wantShort bool   // fewer than three in the year judged
+		wantYear  string // the year judged ends on: "" when none is
+		wantHeld  int    // meetings in the year judged
 	}{
 		// The implementation team meets at least three times a year (CSP 04-01-001
-		// VII.F, XII.C; seed 003).
+		// VII.F, XII.C; seed 003). With both years reported (the second early), the
+		// reports reach as_of: the twelve months ending on as_of are judged.
 		{"three meetings: not short", []*schema.Report{
 			filed("2025-annual", "2025-07-01", "2025-03-02", "2025-06-01"),
 			filed("2026-annual", "2026-03-01", "2026-03-01"),
-		}, "2026-03-01", 3, false},
+		}, "2026-03-01", 3, false, "2026-03-01", 3},
 		{"two meetings: short", []*schema.Report{
 			filed("2025-annual", "2025-07-01", "2025-06-01"),
 			filed("2026-annual", "2026-03-01", "2026-02-01"),
-		}, "2026-03-01", 2, true},
+		}, "2026-03-01", 2, true, "2026-03-01", 2},
 		{"exactly twelve months ago is excluded", []*schema.Report{
 			filed("2025-annual", "2025-07-01", "2025-03-01", "2025-06-01"),
 			filed("2026-annual", "2026-03-01", "2026-02-01"),
-		}, "2026-03-01", 2, true},
+		}, "2026-03-01", 2, true, "2026-03-01", 2},
 		{"a meeting after as_of is not counted", []*schema.Report{
 			filed("2025-annual", "2025-07-01", "2025-06-01"),
 			filed("2026-annual", "2026-03-01", "2026-02-01", "2026-03-02"),
-		}, "2026-03-01", 2, true},
+		}, "2026-03-01", 2, true, "2026-03-01", 2},
 		{"a day reported twice counts once", []*schema.Report{
 			filed("2025-annual", "2025-07-01", "2025-06-01", "2025-06-01"),
 			filed("2026-annual", "2026-03-01", "2025-06-01", "2026-02-01"),
-		}, "2026-03-01", 2, true},
+		}, "2026-03-01", 2, true, "2026-03-01", 2},
 		{"a meeting known only to the month is not counted", []*schema.Report{
+			filed("2025-annual", "2025-07-01"),
 			{Period: "2026-annual", ReportedOn: schema.MustDate("2026-03-01"), Meetings: []schema.Meeting{
 				{HeldOn: schema.MustDate("2025-09")}, {HeldOn: schema.MustDate("2025-10-01")},
 				{HeldOn: schema.MustDate("2025-11-01")}, {HeldOn: schema.MustDate("2025-12-01")},
 			}},
-		}, "2026-03-01", 3, false},
-		// Flagged only once in force for the whole twelve months.
-		{"in force less than twelve months: not short", nil, "2025-06-11", 0, false},
-		{"in force exactly twelve months: short", nil, "2025-06-12", 0, true},
-		{"after the term: not short", nil, "2026-07-01", 0, false},
+		}, "2026-03-01", 3, false, "2026-03-01", 3},
+
+		// Only what has been reported is judged: months nobody has reported on are not
+		// held against the Alliance.
+		{"nothing reported yet: not judged", nil, "2025-06-12", 0, false, "", 0},
+		{"a year in force, none of it reported: not judged", nil, "2026-03-01", 0, false, "", 0},
+		{"the months since the last report are not judged", []*schema.Report{
+			filed("2025-annual", "2025-07-01", "2024-08-01", "2024-12-01", "2025-04-01"),
+		}, "2026-03-01", 1, false, "2025-06-11", 3},
+		{"the latest year reported is judged", []*schema.Report{
+			filed("2025-annual", "2025-07-01", "2024-08-01", "2025-01-15"),
+		}, "2026-03-01", 0, true, "2025-06-11", 2},
+		{"the first year, reported, on its last day", []*schema.Report{
+			filed("2025-annual", "2025-06-11", "2025-01-15"),
+		}, "2025-06-11", 1, true, "2025-06-11", 1},
+		{"the first year, reported early, a day before its end: less than a year", []*schema.Report{
+			filed("2025-annual", "2025-06-10", "2025-01-15"),
+		}, "2025-06-10", 1, false, "", 0},
+		{"a report filed early for the current year reaches as_of", []*schema.Report{
+			filed("2025-annual", "2025-07-01", "2024-08-01", "2024-12-01", "2025-04-01"),
+			filed("2026-annual", "2026-03-01"),
+		}, "2026-03-01", 1, true, "2026-03-01", 1},
+		{"a report for a period the program does not take covers nothing", []*schema.Report{
+			filed("2025-Q3", "2025-10-01"),
+		}, "2026-03-01", 0, false, "", 0},
+		{"after the term: not judged", []*schema.Report{
+			filed("2025-annual", "2025-07-01"), filed("2026-annual", "2026-06-11"),
+		}, "2026-07-01", 0, false, "", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			a := normalized(t, fed, fedAlliance())
 			got := schema.ComplianceOf(a, fed, tt.reports, schema.MustDate(tt.asOf))
-			if got.MeetingsLast12Months != tt.wantCount || got.MeetingsShort != tt.wantShort {
-				t.Errorf("meetings %d, short %v; want %d, %v", got.MeetingsLast12Months, got.MeetingsShort, tt.wantCount, tt.wantShort)
+			year := ""
+			if got.MeetingsJudgedThrough != nil {
+				year = got.MeetingsJudgedThrough.String()
+			}
+			if got.MeetingsLast12Months != tt.wantCount || got.MeetingsShort != tt.wantShort || year != tt.wantYear || got.MeetingsInJudgedYear != tt.wantHeld {
+				t.Errorf("meetings %d, short %v, judged through %q with %d; want %d, %v, %q with %d",
+					got.MeetingsLast12Months, got.MeetingsShort, year, got.MeetingsInJudgedYear, tt.wantCount, tt.wantShort, tt.wantYear, tt.wantHeld)
 			}
 			if got.MeetingsRequired != 3 {
 				t.Errorf("meetings required %d, want 3 (VII.F)", got.MeetingsRequired)
@@ -412,21 +447,56 @@ func TestComplianceMeetings(t *testing.T) {
 		})
 	}
 
+	// MIOSHA reports quarterly and annually (seed 004): any of its reports covers the days
+	// of its period, and a gap leaves the year around it unjudged. miAlliance: signed
+	// 2023-05-01.
+	t.Run("MI quarters and years", func(t *testing.T) {
+		mi := program(t, "MI")
+		a := normalized(t, mi, miAlliance())
+		quarters := []*schema.Report{
+			filed("2023-Q2", "2023-07-10", "2023-06-01"), filed("2023-Q3", "2023-10-10"),
+			filed("2023-Q4", "2024-01-10", "2023-12-01"), filed("2024-Q1", "2024-04-10"),
+			filed("2024-Q2", "2024-07-10"),
+		}
+		judged := func(rs []*schema.Report) string {
+			c := schema.ComplianceOf(a, mi, rs, schema.MustDate("2024-08-01"))
+			if c.MeetingsJudgedThrough == nil {
+				return ""
+			}
+			return fmt.Sprintf("%s %d %v", c.MeetingsJudgedThrough, c.MeetingsInJudgedYear, c.MeetingsShort)
+		}
+		// Quarters from signing to 2024-06-30: the twelve months to 2024-06-30.
+		if got := judged(quarters); got != "2024-06-30 1 true" {
+			t.Errorf("every quarter: %q, want the year to 2024-06-30 with 1 meeting, short", got)
+		}
+		// Without 2023-Q4 no twelve months are reported in a row...
+		gap := []*schema.Report{quarters[0], quarters[1], quarters[3], quarters[4]}
+		if got := judged(gap); got != "" {
+			t.Errorf("a quarter missing: judged %q, want nothing", got)
+		}
+		// ...until the annual report, 2023-05-01 to 2024-04-30, fills the gap.
+		if got := judged(append(gap, filed("2024-annual", "2024-06-01", "2023-09-01", "2024-02-01"))); got != "2024-06-30 2 true" {
+			t.Errorf("gap filled by the annual report: %q, want the year to 2024-06-30 with 2 meetings, short", got)
+		}
+	})
+
 	// Not short once the Alliance is no longer in force: terminated (seed 001; XIV),
 	// an Ambassador (no requirements, seed 001), or a draft.
 	t.Run("terminated: not short", func(t *testing.T) {
 		a := normalized(t, fed, fedAlliance())
 		mustOK(t, a.Terminate(schema.MustDate("2025-08-01"), "")) // effective 2025-08-31
-		if got := schema.ComplianceOf(a, fed, nil, schema.MustDate("2025-09-01")); got.MeetingsShort {
+		reports := []*schema.Report{filed("2025-annual", "2025-07-01")}
+		if got := schema.ComplianceOf(a, fed, reports, schema.MustDate("2025-09-01")); got.MeetingsShort {
 			t.Error("a terminated Alliance is flagged meetings_short")
 		}
-		if got := schema.ComplianceOf(a, fed, nil, schema.MustDate("2025-08-30")); !got.MeetingsShort {
-			t.Error("during the notice period, with no meetings, meetings_short is false")
+		if got := schema.ComplianceOf(a, fed, reports, schema.MustDate("2025-08-30")); !got.MeetingsShort {
+			t.Error("during the notice period, with a year reported and no meetings, meetings_short is false")
 		}
 	})
 	t.Run("Ambassador: not short", func(t *testing.T) {
-		a := ambassador(t, fed, "2025-03-01")
-		if got := schema.ComplianceOf(a, fed, nil, schema.MustDate("2025-06-01")); got.MeetingsShort {
+		a := ambassador(t, fed, "2025-03-02")
+		reports := []*schema.Report{filed("2024-annual", "2024-04-01"), filed("2025-annual", "2025-04-01")}
+		if got := schema.ComplianceOf(a, fed, reports, schema.MustDate("2025-06-01")); got.MeetingsShort {
 			t.Error("an Ambassador is flagged meetings_short")
 		}
 	})
@@ -441,9 +511,12 @@ func TestComplianceMeetings(t *testing.T) {
 		def := writeFile(t, "fed.json", strings.Replace(fedDefinition(t), `"meetings_per_year": 3`, `"meetings_per_year": 4`, 1))
 		p, _ := loadCatalog(t, def).Get("FED")
 		a := normalized(t, p, fedAlliance())
-		got := schema.ComplianceOf(a, p, []*schema.Report{filed("2026-annual", "2026-03-01", "2025-06-01", "2025-09-01", "2026-01-01")}, schema.MustDate("2026-03-01"))
-		if got.MeetingsRequired != 4 || !got.MeetingsShort {
-			t.Errorf("required %d, short %v; want 4, true", got.MeetingsRequired, got.MeetingsShort)
+		got := schema.ComplianceOf(a, p, []*schema.Report{
+			filed("2025-annual", "2025-07-01"),
+			filed("2026-annual", "2026-03-01", "2025-06-01", "2025-09-01", "2026-01-01"),
+		}, schema.MustDate("2026-03-01"))
+		if got.MeetingsRequired != 4 || !got.MeetingsShort || got.MeetingsInJudgedYear != 3 {
+			t.Errorf("required %d, short %v with %d; want 4, true with 3", got.MeetingsRequired, got.MeetingsShort, got.MeetingsInJudgedYear)
 		}
 	})
 }
@@ -471,16 +544,17 @@ func TestComplianceExpiringAndAmbassador(t *testing.T) {
 			a := normalized(t, fed, fedAlliance())
 			mustOK(t, a.Renew(fed, schema.MustDate("2026-05-01"), 0))
 			return a
-		}, "2026-06-01", false, false, "2031-05-01"},
+		}, "2026-06-01", false, false, "2031-05-02"},
 		// Ambassador after the initial term and one renewal term (seed 001).
-		{"renewed, before the renewal term is completed", fed, func() *schema.Alliance { return renewedFED(t, fed) }, "2025-02-28", true, false, "2025-03-01"},
-		{"renewal term completed: eligible", fed, func() *schema.Alliance { return renewedFED(t, fed) }, "2025-03-01", true, true, "2025-03-01"},
+		{"renewed, before the renewal term is completed", fed, func() *schema.Alliance { return renewedFED(t, fed) }, "2025-02-28", true, false, "2025-03-02"},
+		{"renewed, on the renewal term's last day", fed, func() *schema.Alliance { return renewedFED(t, fed) }, "2025-03-01", true, false, "2025-03-02"},
+		{"renewal term completed: eligible", fed, func() *schema.Alliance { return renewedFED(t, fed) }, "2025-03-02", false, true, "2025-03-02"},
 		{"MIOSHA offers no Ambassador status (seed 004)", mi, func() *schema.Alliance {
 			a := signedOn(t, mi, "2015-03-01")
 			mustOK(t, a.Renew(mi, schema.MustDate("2018-03-01"), 60))
 			return a
 		}, "2024-01-01", false, false, ""},
-		{"an Ambassador is not eligible again", fed, func() *schema.Alliance { return ambassador(t, fed, "2025-03-01") }, "2025-06-01", false, false, ""},
+		{"an Ambassador is not eligible again", fed, func() *schema.Alliance { return ambassador(t, fed, "2025-03-02") }, "2025-06-01", false, false, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -514,8 +588,9 @@ func signedOn(t *testing.T, p *schema.Program, signed string) *schema.Alliance {
 }
 
 // renewedFED is a federal Alliance signed 2018-03-01 for two years (CSP 04-01-001 X.G)
-// and renewed on 2020-03-01 for five (seed 001): eligible for Ambassador status from
-// 2025-03-01, when its initial term and one renewal term are completed (seed 001).
+// and renewed on 2020-03-01 for five (seed 001): its renewal term's last day is
+// 2025-03-01, so it is eligible for Ambassador status from 2025-03-02, when its initial
+// term and one renewal term are completed (seed 001).
 func renewedFED(t *testing.T, fed *schema.Program) *schema.Alliance {
 	t.Helper()
 	a := signedOn(t, fed, "2018-03-01")
@@ -546,4 +621,99 @@ func fedDefinition(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// longMI is a MIOSHA Alliance (quarterly and annual reports, seed 004) as long as
+// validation allows: signed in 2020 and renewed in 2195 for five years, to 2200-01-01.
+func longMI(t *testing.T, mi *schema.Program) *schema.Alliance {
+	t.Helper()
+	a := signedOn(t, mi, "2020-01-15")
+	a.Goals = []schema.Goal{{Category: "outreach-communication"}} // required (seed 004)
+	mustOK(t, a.Renew(mi, schema.MustDate("2195-01-01"), 60))
+	mustOK(t, a.Validate(mi))
+	return a
+}
+
+// TestComplianceThrough: cut at a date, compliance holds the obligations due up to it and
+// every overdue one, exactly as the whole term's list has them, and says everything else
+// as ComplianceOf does (next_report_due included, found past the cut); a term running to
+// 2200 costs only the periods up to the cut.
+func TestComplianceThrough(t *testing.T) {
+	c := loadCatalog(t)
+	fed, _ := c.Get("FED")
+	mi, _ := c.Get("MI")
+	tests := []struct {
+		name          string
+		program       *schema.Program
+		alliance      func() *schema.Alliance
+		reports       []*schema.Report
+		asOf, through string
+		wantNext      string // next report due, "period due"
+	}{
+		{"FED, cut at as_of, nothing due yet", fed, func() *schema.Alliance { return normalized(t, fed, fedAlliance()) }, nil, "2024-07-01", "2024-07-01", "2025-annual 2025-08-11"},
+		{"FED, reported early: next is past the cut", fed, func() *schema.Alliance { return normalized(t, fed, fedAlliance()) },
+			[]*schema.Report{filed("2025-annual", "2025-06-01")}, "2025-06-01", "2025-09-01", "2026-annual 2026-08-11"},
+		{"FED, overdue before the window", fed, func() *schema.Alliance { return normalized(t, fed, fedAlliance()) }, nil, "2026-09-01", "2026-01-01", ""},
+		{"MI, a quarter's window", mi, func() *schema.Alliance { return normalized(t, mi, miAlliance()) },
+			[]*schema.Report{filed("2023-Q2", "2023-07-01")}, "2024-02-10", "2024-05-10", "2024-Q1 2024-05-01"},
+		{"MI, quarters reported ahead", mi, func() *schema.Alliance { return normalized(t, mi, miAlliance()) },
+			[]*schema.Report{filed("2024-Q1", "2024-03-01"), filed("2024-annual", "2024-03-01"), filed("2024-Q2", "2024-04-01")}, "2024-02-10", "2024-02-10", "2024-Q3 2024-10-31"},
+		{"MI terminated", mi, func() *schema.Alliance {
+			a := normalized(t, mi, miAlliance())
+			mustOK(t, a.Terminate(schema.MustDate("2024-02-15"), ""))
+			return a
+		}, nil, "2024-03-01", "2024-06-01", ""},
+		{"FED Ambassador", fed, func() *schema.Alliance { return ambassador(t, fed, "2025-03-02") }, nil, "2025-01-01", "2025-02-01", "2025-annual 2025-04-30"},
+		{"MI to 2200", mi, func() *schema.Alliance { return longMI(t, mi) },
+			[]*schema.Report{filed("2025-Q4", "2026-01-10")}, "2026-01-15", "2026-04-15", "2026-annual 2026-03-16"},
+		{"MI to 2200, every quarter of 2026 reported ahead", mi, func() *schema.Alliance { return longMI(t, mi) },
+			[]*schema.Report{filed("2025-Q4", "2026-01-10"), filed("2026-Q1", "2026-01-10"), filed("2026-annual", "2026-01-10"),
+				filed("2026-Q2", "2026-04-10"), filed("2026-Q3", "2026-07-10"), filed("2026-Q4", "2026-10-10")},
+			"2026-01-15", "2026-01-15", "2027-annual 2027-03-16"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := tt.alliance()
+			asOf, through := schema.MustDate(tt.asOf), schema.MustDate(tt.through)
+			full := schema.ComplianceOf(a, tt.program, tt.reports, asOf)
+			cut := schema.ComplianceThrough(a, tt.program, tt.reports, asOf, through)
+			until := through.First()
+			if asOf.First().After(until) {
+				until = asOf.First()
+			}
+			want := []schema.Obligation{}
+			for _, o := range full.Obligations {
+				if !o.DueOn.First().After(until) {
+					want = append(want, o)
+				}
+			}
+			if diff := cmp.Diff(want, cut.Obligations); diff != "" {
+				t.Errorf("obligations through %s (-whole term, cut +through):\n%s", tt.through, diff)
+			}
+			full.Obligations, cut.Obligations = nil, nil
+			if diff := cmp.Diff(full, cut); diff != "" {
+				t.Errorf("compliance (-ComplianceOf +ComplianceThrough):\n%s", diff)
+			}
+			next := ""
+			if cut.NextReportDue != nil {
+				next = cut.NextReportPeriod + " " + cut.NextReportDue.String()
+			}
+			if next != tt.wantNext {
+				t.Errorf("next report %q, want %q", next, tt.wantNext)
+			}
+		})
+	}
+
+	// The long term: its whole list runs to 2200; cut at a quarter it holds what is due
+	// up to then (six years of quarters and years since 2020), not 180 years of periods.
+	a := longMI(t, mi)
+	if n := len(schema.ComplianceOf(a, mi, nil, schema.MustDate("2026-01-15")).Obligations); n < 850 {
+		t.Errorf("the whole term holds %d obligations; want the 180 years of quarters and years to 2200", n)
+	}
+	if n := len(schema.ComplianceThrough(a, mi, nil, schema.MustDate("2026-01-15"), schema.MustDate("2026-04-15")).Obligations); n > 6*5+2 {
+		t.Errorf("cut at 2026-04-15 it holds %d obligations; want those due by then", n)
+	}
+	if n := len(schema.ObligationsThrough(a, mi, nil, schema.MustDate("2026-01-15"), schema.MustDate("2026-04-15"))); n > 6*5+2 {
+		t.Errorf("ObligationsThrough holds %d obligations; want those due by 2026-04-15", n)
+	}
 }

@@ -249,10 +249,11 @@ func derivedStatus(a *Alliance) Status {
 	switch {
 	case a.Termination != nil:
 		return ""
+	case !a.ConcludedOn.IsZero():
+		// With ambassador_on too: an Ambassador relationship that ended (seed 001).
+		return StatusConcluded
 	case !a.AmbassadorOn.IsZero():
 		return StatusAmbassador
-	case !a.ConcludedOn.IsZero():
-		return StatusConcluded
 	case len(a.Renewals) > 0:
 		return StatusRenewed
 	}

@@ -70,6 +70,9 @@ func (a *Alliance) Renew(p *Program, signedOn Date, termMonths int) error {
 		errs.Add("signed_on", "is required: the date the renewal agreement was signed")
 	case signedOn.Invalid() == nil && !current.IsZero() && signedOn.Last().Before(current.First()):
 		errs.Add("signed_on", fmt.Sprintf("%s is before the agreement it renews (%s)", signedOn, current))
+	case termMonths >= 1 && termMonths <= maxTermMonths:
+		// The renewal term's end becomes expires_on: a date a record may carry.
+		errs.checkDerived("signed_on", signedOn, termMonths)
 	}
 	if err := errs.Err(); err != nil {
 		return err
@@ -88,14 +91,21 @@ func (a *Alliance) Terminate(noticeOn Date, reason string) error {
 	switch a.Status {
 	case StatusDraft:
 		errs.Add("status", "a draft was never signed; it cannot be terminated")
-	case StatusTerminated, StatusConcluded, StatusAmbassador:
+	case StatusTerminated, StatusConcluded:
 		errs.Add("status", fmt.Sprintf("a %s Alliance cannot be terminated", a.Status))
+	case StatusAmbassador:
+		// The 30 days' notice ends an Alliance agreement (CSP 04-01-001 XIV); an
+		// Ambassador relationship has none in effect, and ends by concluding (seed 001).
+		errs.Add("status", "an Ambassador has no agreement in effect to terminate; end the relationship through POST /v1/alliances/{id}/conclude")
 	}
 	errs.checkDate("notice_on", noticeOn)
 	if noticeOn.IsZero() {
 		errs.Add("notice_on", "is required: the date written notice was given")
 	} else if noticeOn.Invalid() == nil && !a.SignedOn.IsZero() && noticeOn.Last().Before(a.SignedOn.First()) {
 		errs.Add("notice_on", fmt.Sprintf("%s is before the Alliance was signed (%s)", noticeOn, a.SignedOn))
+	} else {
+		// effective_on, 30 days on, is stored: a date a record may carry.
+		errs.checkNotice("notice_on", noticeOn)
 	}
 	errs.checkText("reason", reason, maxTextLen)
 	if err := errs.Err(); err != nil {
@@ -136,7 +146,9 @@ func anchorDay(a *Alliance) time.Time { return a.SignedOn.Last() }
 
 // AmbassadorEligibleOn is the first day the Alliance has completed its initial term and
 // one renewal term (seed 001: "successfully completed at least one two-year initial
-// Alliance and one renewal term"), or the zero time if it has no renewal.
+// Alliance and one renewal term"), or the zero time if it has no renewal. A term's end
+// date (expires_on) is its last day in force (InForce runs through it), so the term is
+// completed, and the Alliance eligible, from the day after the later of the two ends.
 func (a *Alliance) AmbassadorEligibleOn() time.Time {
 	if len(a.Renewals) == 0 || a.SignedOn.IsZero() {
 		return time.Time{}
@@ -144,10 +156,11 @@ func (a *Alliance) AmbassadorEligibleOn() time.Time {
 	initial := a.SignedOn.AddMonths(a.TermMonths).Last()
 	r := a.Renewals[0]
 	renewal := r.SignedOn.AddMonths(r.TermMonths).Last()
+	last := renewal
 	if renewal.Before(initial) {
-		return initial
+		last = initial
 	}
-	return renewal
+	return last.AddDate(0, 0, 1)
 }
 
 // AmbassadorEligible says whether the Alliance may become an Ambassador on asOf: the
@@ -190,24 +203,40 @@ func (a *Alliance) MakeAmbassador(p *Program, on Date) error {
 	return nil
 }
 
-// Conclude records that the Alliance ended at the end of its term without renewal
-// (seed 001: concluded). on defaults to the end of the term; an earlier end is a
-// termination, with its 30 days' notice.
+// Conclude records that the Alliance concluded on on (seed 001: concluded). Alliances
+// "may be renewed or concluded at the end of each agreement cycle", and "OSHA may also
+// conclude an Alliance at any time based on its evaluation" of them (seed 001): on
+// defaults to the end of the term and may be earlier, from the signing on; ending with
+// 30 days' written notice is Terminate (CSP 04-01-001 XIV). An Ambassador relationship
+// remains in effect "for the duration of an ongoing cooperative relationship" (seed
+// 001), so it can end too: it concludes on a date given (it has no term to default to),
+// on or after ambassador_on, which the record keeps.
 func (a *Alliance) Conclude(on Date) error {
 	var errs ValidationError
-	if on.IsZero() {
+	if on.IsZero() && a.Status != StatusAmbassador {
 		on = a.ExpiresOn
 	}
 	errs.checkDate("concluded_on", on)
 	switch a.Status {
 	case StatusActive, StatusRenewed:
+	case StatusAmbassador:
+		if on.IsZero() {
+			errs.Add("concluded_on", "is required: the day the Ambassador relationship ended")
+		}
 	case StatusDraft:
 		errs.Add("status", "a draft was never signed; delete it instead")
 	default:
 		errs.Add("status", fmt.Sprintf("a %s Alliance cannot conclude", a.Status))
 	}
-	if on.Invalid() == nil && !on.IsZero() && !a.ExpiresOn.IsZero() && on.Last().Before(a.ExpiresOn.First()) {
-		errs.Add("concluded_on", fmt.Sprintf("%s is before the term ends (%s); to end an Alliance early, terminate it with 30 days' notice (CSP 04-01-001 XIV)", on, a.ExpiresOn))
+	switch {
+	case on.IsZero() || on.Invalid() != nil:
+	case !on.inRange():
+		// Only the derived default can be: the end of a term past the last date.
+		errs.Add("concluded_on", fmt.Sprintf("%s is after %s, the last date a record may carry", on, LatestDate))
+	case !a.SignedOn.IsZero() && a.SignedOn.Invalid() == nil && on.Last().Before(a.SignedOn.First()):
+		errs.Add("concluded_on", fmt.Sprintf("%s is before the Alliance was signed (%s)", on, a.SignedOn))
+	case a.Status == StatusAmbassador && !a.AmbassadorOn.IsZero() && a.AmbassadorOn.Invalid() == nil && on.Last().Before(a.AmbassadorOn.First()):
+		errs.Add("concluded_on", fmt.Sprintf("%s is before the Alliance became an Ambassador (%s)", on, a.AmbassadorOn))
 	}
 	if err := errs.Err(); err != nil {
 		return err

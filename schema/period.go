@@ -97,13 +97,23 @@ func ParsePeriod(s string) (Period, error) {
 }
 
 func (p Period) String() string {
+	if p.Year < 1000 || p.Year > 9999 {
+		return fmt.Sprintf("%04d-%s", p.Year, Period{Year: 1000, Cadence: p.Cadence, N: p.N}.String()[5:])
+	}
+	// Built by hand, not with fmt: the calendar names every period it lists.
+	b := make([]byte, 0, 11)
+	b = strconv.AppendInt(b, int64(p.Year), 10)
 	switch p.Cadence {
 	case CadenceQuarterly:
-		return fmt.Sprintf("%04d-Q%d", p.Year, p.N)
+		b = append(b, "-Q"...)
+		b = strconv.AppendInt(b, int64(p.N), 10)
 	case CadenceSemiannual:
-		return fmt.Sprintf("%04d-H%d", p.Year, p.N)
+		b = append(b, "-H"...)
+		b = strconv.AppendInt(b, int64(p.N), 10)
+	default:
+		b = append(b, "-annual"...)
 	}
-	return fmt.Sprintf("%04d-annual", p.Year)
+	return string(b)
 }
 
 // Span is a range of days: From is the first day, Until the day after the last (both at
@@ -161,15 +171,31 @@ func periodsOverlapping(r ReportRule, signed time.Time, w Span) []Period {
 	if !w.From.Before(w.Until) {
 		return nil
 	}
-	per := 12 / r.Cadence.months()
 	var out []Period
-	for y := w.From.Year() - 1; y <= w.Until.Year()+1; y++ {
-		for n := 1; n <= per; n++ {
-			p := Period{Year: y, Cadence: r.Cadence, N: n}
-			if p.Span(r.Anchor, signed).Overlaps(w) {
-				out = append(out, p)
-			}
-		}
+	for p := periodAt(r, signed, w.From); p.Span(r.Anchor, signed).From.Before(w.Until); p = p.next() {
+		out = append(out, p)
 	}
 	return out
+}
+
+// periodAt is the period of rule r that holds day t. It starts from the first period of
+// the year before t's, which begins before t under every anchor, and steps forward: a
+// few steps, whatever the term, so callers enumerate only the periods they need from t
+// on rather than every year of a term.
+func periodAt(r ReportRule, signed, t time.Time) Period {
+	p := Period{Year: t.Year() - 1, Cadence: r.Cadence, N: 1}
+	for !p.Span(r.Anchor, signed).Until.After(t) {
+		p = p.next()
+	}
+	return p
+}
+
+// next is the period after p; periods of one cadence and anchor follow one another
+// without gap or overlap.
+func (p Period) next() Period {
+	if p.N < 12/p.Cadence.months() {
+		p.N++
+		return p
+	}
+	return Period{Year: p.Year + 1, Cadence: p.Cadence, N: 1}
 }

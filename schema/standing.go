@@ -36,9 +36,13 @@ func (a *Alliance) Standing(asOf Date) Standing {
 	case StatusDraft:
 		return StandingDraft
 	case StatusConcluded:
-		// Concluded from its recorded day; until then the term runs on.
+		// Concluded from its recorded day; until then the term runs on, or, for an
+		// Ambassador relationship that ended (seed 001), the relationship did.
 		if c := a.ConcludedOn; c.IsZero() || !c.Last().After(day) {
 			return StandingConcluded
+		}
+		if d := a.AmbassadorOn; !d.IsZero() && !d.First().After(day) {
+			return StandingAmbassador
 		}
 	case StatusAmbassador:
 		// An Ambassador has no term to expire (seed 001).

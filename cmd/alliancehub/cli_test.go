@@ -236,10 +236,15 @@ func TestUsageErrors(t *testing.T) {
 		{name: "keygen unknown flag", args: []string{"keygen", "--bogus"}, want: "-bogus"},
 		{name: "hub missing key", args: []string{"hub", "--addr", freeAddr(t), "--data", data, "--key", missing}, want: "alliancehub keygen --out"},
 		{name: "hub missing --data", args: []string{"hub", "--key", key}, want: "--data"},
+		{name: "hub no pushes allowed", args: []string{"hub", "--addr", freeAddr(t), "--data", data, "--key", key, "--max-pushes-per-program", "0"}, want: "--max-pushes-per-program 0"},
+		{name: "hub bad env max-pushes", args: []string{"hub", "--addr", freeAddr(t), "--data", data, "--key", key}, env: []string{"ALLIANCEHUB_MAX_PUSHES=-1"}, want: "--max-pushes -1"},
 		{name: "node missing key", args: []string{"node", "--program", "MI", "--addr", freeAddr(t), "--data", data, "--key", missing, "--hub", deadHub}, want: "alliancehub keygen --out"},
 		{name: "node unknown program", args: []string{"node", "--program", "XX", "--addr", freeAddr(t), "--data", data, "--key", key, "--hub", deadHub}, want: "XX"},
 		{
 			name: "node bad --sync-at", args: []string{"node", "--program", "MI", "--addr", freeAddr(t), "--data", data, "--key", key, "--hub", deadHub, "--sync-at", "25:00"}, want: "25:00",
+		},
+		{
+			name: "node --sync-every under a minute", args: []string{"node", "--program", "MI", "--addr", freeAddr(t), "--data", data, "--key", key, "--hub", deadHub, "--sync-every", "30s"}, want: "--sync-every",
 		},
 		{
 			name: "node bad --hub", args: []string{"node", "--program", "MI", "--addr", freeAddr(t), "--data", data, "--key", key, "--hub", "hub.example"}, want: "hub.example",
@@ -324,7 +329,7 @@ func TestRosterOutputs(t *testing.T) {
 	farm := c.create("Michigan Farm Bureau", "2024-05-14")
 	agc := c.create("Associated General Contractors of Michigan", "2024-05-15")
 	out := cli(t, "sync", "--node", c.nodeURL, "--token", c.clerk)
-	if want := "pushed 2, accepted 2, duplicate 0, stale 0, conflict 0, rejected 0, pulled 0\n"; out != want {
+	if want := "pushed 2, accepted 2, duplicate 0, stale 0, conflict 0, rejected 0, pulled 2\n"; out != want {
 		t.Errorf("sync printed %q, want %q", out, want)
 	}
 

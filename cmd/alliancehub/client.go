@@ -137,10 +137,11 @@ func runEnroll(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("sync", "sync --node URL --token TOKEN [--json]", stderr)
+	fs := newFlags("sync", "sync --node URL --token TOKEN [--json] [--backstop]", stderr)
 	nodeURL := fs.String("node", "", "the node's base URL")
 	token := fs.String("token", "", "a token signed by the node's key")
 	asJSON := fs.Bool("json", false, "print the counts as JSON")
+	backstop := fs.Bool("backstop", false, "also compare digests with the hub and repair any drift (otherwise weekly)")
 	if err := parse(fs, args, "node", "token"); err != nil {
 		return err
 	}
@@ -150,7 +151,11 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	c.http.Timeout = 0 // the node bounds the run by its retry budget; wait for its answer
 	var res wire.SyncResult
-	if err := c.do(ctx, http.MethodPost, "/v1/sync", nil, &res); err != nil {
+	path := "/v1/sync"
+	if *backstop {
+		path += "?backstop=true"
+	}
+	if err := c.do(ctx, http.MethodPost, path, nil, &res); err != nil {
 		return err
 	}
 	if *asJSON {

@@ -130,6 +130,10 @@ func (d *demo) start(ctx context.Context, lns []net.Listener, stdout io.Writer) 
 		return t
 	}
 	admin, _ := newAPIClient(hubURL, mint(hubKey, auth.RoleAdmin, "demo-admin", ""))
+	hubJWK, err := json.Marshal(hubKey.PublicJWK())
+	if err != nil {
+		return err
+	}
 
 	var samples map[string][]json.RawMessage
 	if err := json.Unmarshal(demoSamples, &samples); err != nil {
@@ -152,7 +156,8 @@ func (d *demo) start(ctx context.Context, lns []net.Listener, stdout io.Writer) 
 		if err := admin.do(ctx, http.MethodPost, "/v1/programs", map[string]any{"code": code, "jwk": key.PublicJWK()}, nil); err != nil {
 			return fmt.Errorf("enroll %s: %w", code, err)
 		}
-		n, err := node.New(node.Config{Program: def, Key: key, DataDir: dir, HubURL: hubURL, Log: d.log})
+		n, err := node.New(node.Config{Program: def, Key: key, DataDir: dir, HubURL: hubURL, HubJWK: hubJWK,
+			Catalog: catalog, NoCatchUp: true, Log: d.log}) // the demo syncs each node itself
 		if err != nil {
 			return err
 		}

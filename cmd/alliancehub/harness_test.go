@@ -307,7 +307,7 @@ type cluster struct {
 	hubAddr, nodeAddr string
 	hubURL, nodeURL   string
 	hubData, nodeData string
-	syncAt            string // far from now, so the nightly sync never runs during a test
+	syncAt            string // far from now, so the nightly sync never runs during a test (nor a catch-up at start)
 	hub, node         *proc
 	admin, analyst    string // tokens signed by the hub's key
 	clerk             string // program token signed by the MI key
@@ -381,7 +381,7 @@ func (c *cluster) startHub() {
 func (c *cluster) startNode() {
 	c.t.Helper()
 	c.node = startProc(c.t, "node MI", "node", "--program", "MI", "--addr", c.nodeAddr, "--data", c.nodeData,
-		"--key", c.miKey, "--hub", c.hubURL, "--sync-at", c.syncAt)
+		"--key", c.miKey, "--hub", c.hubURL, "--sync-at", c.syncAt, "--sync-catch-up=false")
 	c.node.waitReady(c.t, c.nodeURL)
 }
 

@@ -156,7 +156,7 @@ func TestKill9(t *testing.T) {
 
 	// 2. Sync pushes each exactly once.
 	res := c.sync()
-	if diff := cmp.Diff(wire.SyncResult{Pushed: 5, Accepted: 5}, res); diff != "" {
+	if diff := cmp.Diff(wire.SyncResult{Pushed: 5, Accepted: 5, Pulled: 5}, res); diff != "" {
 		t.Fatalf("first sync counts (-want +got):\n%s", diff)
 	}
 	checkCaughtUp(t, c, 5)
@@ -186,7 +186,7 @@ func TestKill9(t *testing.T) {
 	if st := c.syncStatus(); st.Checkpoint != 5 || st.Outbox != uint64(len(more)) {
 		t.Errorf("after kill -9 before sync: checkpoint %d, outbox %d; want 5 and %d", st.Checkpoint, st.Outbox, len(more))
 	}
-	if diff := cmp.Diff(wire.SyncResult{Pushed: 3, Accepted: 3}, c.sync()); diff != "" {
+	if diff := cmp.Diff(wire.SyncResult{Pushed: 3, Accepted: 3, Pulled: 3}, c.sync()); diff != "" {
 		t.Errorf("sync after kill -9 before sync (-want +got):\n%s", diff)
 	}
 	checkRoster(t, c, all)
@@ -211,7 +211,7 @@ func TestResendAfterLostCursor(t *testing.T) {
 	copyFile(t, store, saved)
 	c.startNode()
 
-	if diff := cmp.Diff(wire.SyncResult{Pushed: 4, Accepted: 4}, c.sync()); diff != "" {
+	if diff := cmp.Diff(wire.SyncResult{Pushed: 4, Accepted: 4, Pulled: 4}, c.sync()); diff != "" {
 		t.Fatalf("first sync (-want +got):\n%s", diff)
 	}
 	before := checkRoster(t, c, acked)
@@ -222,7 +222,8 @@ func TestResendAfterLostCursor(t *testing.T) {
 	if st := c.syncStatus(); st.Checkpoint != 0 || st.Outbox != 4 {
 		t.Fatalf("restored store: checkpoint %d, outbox %d; want 0 and 4", st.Checkpoint, st.Outbox)
 	}
-	if diff := cmp.Diff(wire.SyncResult{Pushed: 4, Duplicate: 4}, c.sync()); diff != "" {
+	// The restored store's replica is as old as its cursor: it pulls the feed again.
+	if diff := cmp.Diff(wire.SyncResult{Pushed: 4, Duplicate: 4, Pulled: 4}, c.sync()); diff != "" {
 		t.Errorf("resent batch (-want +got):\n%s", diff)
 	}
 	after := checkRoster(t, c, acked)
@@ -238,7 +239,7 @@ func TestResendAfterLostCursor(t *testing.T) {
 func TestDataDirInUse(t *testing.T) {
 	c := startCluster(t)
 	acked := c.createMany(miParticipants[:1])
-	if diff := cmp.Diff(wire.SyncResult{Pushed: 1, Accepted: 1}, c.sync()); diff != "" {
+	if diff := cmp.Diff(wire.SyncResult{Pushed: 1, Accepted: 1, Pulled: 1}, c.sync()); diff != "" {
 		t.Fatalf("sync (-want +got):\n%s", diff)
 	}
 	tests := []struct {
@@ -307,7 +308,7 @@ func TestSyncRidesOutHubCrash(t *testing.T) {
 	if err := json.Unmarshal([]byte(s.output.String()), &res); err != nil {
 		t.Fatalf("sync --json printed %q: %v", s.output.String(), err)
 	}
-	if diff := cmp.Diff(wire.SyncResult{Pushed: 3, Accepted: 3}, res); diff != "" {
+	if diff := cmp.Diff(wire.SyncResult{Pushed: 3, Accepted: 3, Pulled: 3}, res); diff != "" {
 		t.Errorf("sync across the hub's outage (-want +got):\n%s", diff)
 	}
 	checkRoster(t, c, acked)

@@ -41,13 +41,23 @@ func loadCatalog(files string) (*schema.Catalog, error) {
 }
 
 func runHub(ctx context.Context, args []string, _, stderr io.Writer) error {
-	fs := newFlags("hub", "hub --addr ADDR --data DIR --key FILE [--programs FILE]", stderr)
+	fs := newFlags("hub", "hub --addr ADDR --data DIR --key FILE [--programs FILE] [--max-pushes N] [--max-pushes-per-program N]", stderr)
 	addr := fs.String("addr", "127.0.0.1:8400", "address to listen on")
 	data := fs.String("data", "", "data directory (created if missing)")
 	keyFile := fs.String("key", "", "the hub's private JWK (from 'alliancehub keygen')")
 	programs := fs.String("programs", "", "extra program definitions: JSON files, comma-separated, added to FED, MI and NV")
+	maxPushes := fs.Int("max-pushes", hub.DefaultMaxPushes, "pushes the hub works on at once, all programs together; more are answered 429 with Retry-After")
+	maxPerProgram := fs.Int("max-pushes-per-program", hub.DefaultMaxPushesPerProgram, "pushes one program may have in flight at once; more are answered 429 with Retry-After")
 	if err := parse(fs, args, "addr", "data", "key"); err != nil {
 		return err
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"max-pushes", *maxPushes}, {"max-pushes-per-program", *maxPerProgram}} {
+		if f.v < 1 {
+			return usageError("--%s %d: must be at least 1", f.name, f.v)
+		}
 	}
 	key, err := loadServerKey(*keyFile)
 	if err != nil {
@@ -57,7 +67,8 @@ func runHub(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	h, err := hub.New(hub.Config{Key: key, DataDir: *data, Catalog: catalog, Log: newLogger(stderr)})
+	h, err := hub.New(hub.Config{Key: key, DataDir: *data, Catalog: catalog, Log: newLogger(stderr),
+		MaxPushes: *maxPushes, MaxPushesPerProgram: *maxPerProgram})
 	if err != nil {
 		return err
 	}
@@ -70,13 +81,18 @@ func runHub(ctx context.Context, args []string, _, stderr io.Writer) error {
 }
 
 func runNode(ctx context.Context, args []string, _, stderr io.Writer) error {
-	fs := newFlags("node", "node --program CODE --addr ADDR --data DIR --key FILE --hub URL [--sync-at HH:MM] [--programs FILE]", stderr)
+	fs := newFlags("node", "node --program CODE --addr ADDR --data DIR --key FILE --hub URL [--sync-at HH:MM] [--sync-every DUR] [--sync-catch-up=false] [--hub-jwk FILE] [--batch-records N] [--batch-bytes N] [--programs FILE]", stderr)
 	program := fs.String("program", "", "the program this node serves (FED, MI, NV, or one from --programs)")
 	addr := fs.String("addr", "127.0.0.1:8401", "address to listen on")
 	data := fs.String("data", "", "data directory (created if missing)")
 	keyFile := fs.String("key", "", "the node's private JWK (from 'alliancehub keygen'); enrolled with the hub")
 	hubURL := fs.String("hub", "", "the hub's base URL")
 	syncAt := fs.String("sync-at", "02:00", "nightly sync time (HH:MM) in the program's time zone")
+	syncEvery := fs.Duration("sync-every", 0, "also sync every DUR (at least 1m, e.g. 6h), counted from the end of the last run; 0: nightly only")
+	catchUp := fs.Bool("sync-catch-up", true, "sync within a minute of start when behind (last success over a day old, last run failed, or never synced with records waiting)")
+	batchRecords := fs.Int("batch-records", 500, "at most this many records in one push batch (1 to 500)")
+	batchBytes := fs.Int("batch-bytes", 1<<20, "at most this many bytes of records in one push batch (1 to 1048576)")
+	hubJWK := fs.String("hub-jwk", "", "the hub's public JWK (its /.well-known/jwks.json key); without it the node trusts the key the hub shows on first contact and keeps it")
 	programs := fs.String("programs", "", "extra program definitions: JSON files, comma-separated, added to FED, MI and NV")
 	if err := parse(fs, args, "program", "addr", "data", "key", "hub"); err != nil {
 		return err
@@ -93,7 +109,15 @@ func runNode(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	n, err := node.New(node.Config{Program: def, Key: key, DataDir: *data, HubURL: *hubURL, SyncAt: *syncAt, Log: newLogger(stderr)})
+	var hubKey []byte
+	if *hubJWK != "" {
+		if hubKey, err = os.ReadFile(*hubJWK); err != nil {
+			return usageError("--hub-jwk: %v", err)
+		}
+	}
+	n, err := node.New(node.Config{Program: def, Key: key, DataDir: *data, HubURL: *hubURL, SyncAt: *syncAt,
+		SyncEvery: *syncEvery, NoCatchUp: !*catchUp, HubJWK: hubKey, Catalog: catalog,
+		BatchRecords: *batchRecords, BatchBytes: *batchBytes, Log: newLogger(stderr)})
 	var ce *node.ConfigError
 	if errors.As(err, &ce) {
 		return usageError("--%s %q: %s", ce.Flag, ce.Value, ce.Problem)

@@ -4,10 +4,13 @@ package hubtest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -31,16 +34,20 @@ type Hub struct {
 	srv     *httptest.Server
 	cur     atomic.Pointer[hub.Hub] // the hub the server answers with, swapped by Restart
 	now     func() time.Time
+	opts    []HubOption
 }
 
+// HubOption adjusts a hub's configuration before it starts (and at every Restart).
+type HubOption func(*hub.Config)
+
 // StartHub starts a hub with a new key in a temporary directory. now may be nil.
-func StartHub(t testing.TB, now func() time.Time) *Hub {
+func StartHub(t testing.TB, now func() time.Time, opts ...HubOption) *Hub {
 	t.Helper()
 	k, err := auth.GenerateKey()
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &Hub{Key: k, Dir: filepath.Join(t.TempDir(), "hub"), now: now}
+	h := &Hub{Key: k, Dir: filepath.Join(t.TempDir(), "hub"), now: now, opts: opts}
 	h.open(t)
 	t.Cleanup(h.stop)
 	return h
@@ -48,7 +55,11 @@ func StartHub(t testing.TB, now func() time.Time) *Hub {
 
 func (h *Hub) open(t testing.TB) {
 	t.Helper()
-	hb, err := hub.New(hub.Config{Key: h.Key, DataDir: h.Dir, Now: h.now, Catalog: h.Catalog})
+	cfg := hub.Config{Key: h.Key, DataDir: h.Dir, Now: h.now, Catalog: h.Catalog}
+	for _, o := range h.opts {
+		o(&cfg)
+	}
+	hb, err := hub.New(cfg)
 	if err != nil {
 		t.Fatalf("start hub: %v", err)
 	}
@@ -75,10 +86,17 @@ func (h *Hub) stop() {
 
 // Restart closes the hub's store and opens it again from its data directory, keeping
 // the URL, as a restarted process would.
-func (h *Hub) Restart(t testing.TB) {
+func (h *Hub) Restart(t testing.TB) { h.Reopen(t, nil) }
+
+// Reopen is Restart with between run while the hub is stopped (to copy or damage its
+// files).
+func (h *Hub) Reopen(t testing.TB, between func()) {
 	t.Helper()
 	if err := h.Hub.Close(); err != nil {
 		t.Fatal(err)
+	}
+	if between != nil {
+		between()
 	}
 	h.open(t)
 }
@@ -107,6 +125,8 @@ type Node struct {
 	URL   string
 	Token string // a program token for this node
 	srv   *httptest.Server
+	cfg   node.Config
+	cur   atomic.Pointer[node.Node] // the node the server answers with, swapped by Restart
 }
 
 // NodeOption adjusts a node's configuration before it starts.
@@ -139,13 +159,38 @@ func StartNode(t testing.TB, h *Hub, code string, opts ...NodeOption) *Node {
 	if err != nil {
 		t.Fatalf("start node %s: %v", code, err)
 	}
-	srv := httptest.NewServer(n.Handler())
-	nd := &Node{Node: n, Key: k, Dir: cfg.DataDir, URL: srv.URL, srv: srv, Token: Token(t, k, auth.RoleProgram, code)}
+	nd := &Node{Node: n, Key: k, Dir: cfg.DataDir, cfg: cfg, Token: Token(t, k, auth.RoleProgram, code)}
+	nd.cur.Store(n)
+	nd.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		nd.cur.Load().Handler().ServeHTTP(w, r)
+	}))
+	nd.URL = nd.srv.URL
 	t.Cleanup(func() {
-		srv.Close()
-		n.Close()
+		nd.srv.Close()
+		nd.Node.Close()
 	})
 	return nd
+}
+
+// Restart closes the node's store and opens it again from its data directory, keeping
+// its key and URL, as a restarted process would.
+func (nd *Node) Restart(t testing.TB) { nd.Reopen(t, nil) }
+
+// Reopen is Restart with between run while the node is stopped (to damage its files).
+func (nd *Node) Reopen(t testing.TB, between func()) {
+	t.Helper()
+	if err := nd.Node.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if between != nil {
+		between()
+	}
+	n, err := node.New(nd.cfg)
+	if err != nil {
+		t.Fatalf("restart node %s: %v", nd.cfg.Program.Code, err)
+	}
+	nd.Node = n
+	nd.cur.Store(n)
 }
 
 // Token mints a 1-hour token signed by k.
@@ -226,4 +271,81 @@ func GetJSON(t testing.TB, url, token string, v any) {
 		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, body)
 	}
 	DecodeJSON(t, body, v)
+}
+
+// HeldPush is a push the hub has taken a slot for and is reading the body of: it stays
+// in flight, holding its slot in the hub's push limits, until Finish sends the body.
+type HeldPush struct {
+	pw     *io.PipeWriter
+	body   []byte
+	client *http.Client
+	done   chan heldAnswer
+}
+
+type heldAnswer struct {
+	resp *http.Response
+	body []byte
+	err  error
+}
+
+// HoldPush starts a push of body with token and returns once the hub's handler has
+// begun reading the body (the hub's server answers "100 Continue" then), so the push is
+// past the hub's limits and holds its slot. Nothing is timed: the body is a pipe that
+// only Finish writes to.
+func HoldPush(t testing.TB, h *Hub, token string, body []byte) *HeldPush {
+	t.Helper()
+	pr, pw := io.Pipe()
+	reading := make(chan struct{})
+	trace := &httptrace.ClientTrace{Got100Continue: func() { close(reading) }}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), http.MethodPost, h.URL+"/v1/sync/push", pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/jose")
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Expect", "100-continue")
+	// The client sends no body before "100 Continue"; the long wait is a bound, not a
+	// clock the test depends on.
+	p := &HeldPush{pw: pw, body: body, done: make(chan heldAnswer, 1),
+		client: &http.Client{Transport: &http.Transport{ExpectContinueTimeout: time.Hour}}}
+	go func() {
+		resp, err := p.client.Do(req)
+		a := heldAnswer{resp: resp, err: err}
+		if err == nil {
+			a.body, a.err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+		}
+		p.done <- a
+	}()
+	// Registered after StartHub's, so it runs first: the server's Close waits for the
+	// requests in flight, and a failed test must not leave this one hanging.
+	t.Cleanup(func() {
+		pw.CloseWithError(errors.New("test ended"))
+		p.client.CloseIdleConnections()
+	})
+	select {
+	case <-reading:
+		return p
+	case a := <-p.done:
+		if a.err != nil {
+			t.Fatalf("held push: %v", a.err)
+		}
+		t.Fatalf("held push answered %d before its body was read: %s", a.resp.StatusCode, a.body)
+		return nil
+	}
+}
+
+// Finish sends the held push's body and returns the hub's answer.
+func (p *HeldPush) Finish(t testing.TB) (*http.Response, []byte) {
+	t.Helper()
+	go func() {
+		// Write blocks until the transport has read it all; a closed pipe ends it.
+		p.pw.Write(p.body)
+		p.pw.Close()
+	}()
+	a := <-p.done
+	if a.err != nil {
+		t.Fatalf("held push: %v", a.err)
+	}
+	return a.resp, a.body
 }

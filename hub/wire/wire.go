@@ -4,12 +4,18 @@
 package wire
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/alliancehub/alliancehub/auth"
 	"github.com/alliancehub/alliancehub/schema"
+	"github.com/go-jose/go-jose/v4"
 )
 
 // MediaTypeJOSE is the Content-Type of a push request: one compact JWS.
@@ -37,6 +43,10 @@ type Batch struct {
 	SeqTo    uint64    `json:"seq_to"`   // last sequence number in the batch
 	IssuedAt time.Time `json:"issued_at"`
 	Records  []string  `json:"records"` // compact JWS of schema.Record, in sequence order
+	// Head is the node's last local sequence number when it signed the batch (optional;
+	// at least SeqTo when sent). The hub shows head minus its checkpoint as the program's
+	// lag: what the node has written that the hub has not yet applied.
+	Head uint64 `json:"head,omitempty"`
 }
 
 // Outcome is what the hub did with one pushed record.
@@ -113,6 +123,146 @@ func SignBatch(s auth.Signer, b *Batch) (string, error) {
 		return "", fmt.Errorf("encode batch: %w", err)
 	}
 	return s.Sign(payload, auth.TypeBatch)
+}
+
+// Change feed bounds (GET /v1/sync/changes).
+const (
+	DefaultChangesLimit = 500
+	MaxChangesLimit     = 1000
+	// MaxChangesBytes bounds one page's signed records (at least one is always sent).
+	MaxChangesBytes = 4 << 20
+	// MaxChangesWait bounds a long poll; it stays well below the clients' and the
+	// servers' timeouts, and the hub sends a heartbeat while it waits.
+	MaxChangesWait = 55 * time.Second
+)
+
+// Change is one revision the hub accepted, in the order it accepted them: the record
+// exactly as its program signed it, plus what the hub knows of the record now.
+type Change struct {
+	Seq        uint64     `json:"seq"` // the hub's sequence number: strictly increasing, never reused
+	ReceivedAt time.Time  `json:"received_at"`
+	Record     string     `json:"record"` // compact JWS of a schema.Record, signed by its program
+	Hub        Annotation `json:"hub"`
+}
+
+// Annotation is the hub's view of a change's record when the page was read. It is
+// advisory: a reader that reconciles the revisions it pulls reaches the same state.
+type Annotation struct {
+	Conflict   bool   `json:"conflict"`    // the record has competing branches
+	WinningRev string `json:"winning_rev"` // the revision the roster shows
+}
+
+// ChangesPage is one page of the change feed. LastSeq is the since of the next page: the
+// last change's seq, or the request's since when the page is empty. HeadSeq is the hub's
+// latest sequence number when the page was read; the reader is caught up when LastSeq
+// reaches it.
+type ChangesPage struct {
+	Changes []Change `json:"changes"`
+	LastSeq uint64   `json:"last_seq"`
+	HeadSeq uint64   `json:"head_seq"`
+}
+
+// KeysDocument is the set of program keys the hub accepts, signed by the hub (typ
+// auth.TypeKeys) and served at GET /v1/sync/keys. Nodes verify every record they pull
+// against it, so a record reaches them only if its program's enrolled key signed it.
+type KeysDocument struct {
+	IssuedAt time.Time     `json:"issued_at"`
+	Programs []ProgramKeys `json:"programs"`
+}
+
+// ProgramKeys are one program's enrolled public keys.
+type ProgramKeys struct {
+	Code string         `json:"code"`
+	Keys []PublishedKey `json:"keys"`
+}
+
+// PublishedKey is one enrolled public key.
+type PublishedKey struct {
+	Kid     string          `json:"kid"`
+	JWK     jose.JSONWebKey `json:"jwk"`
+	AddedAt time.Time       `json:"added_at"`
+}
+
+// SignKeys signs a keys document.
+func SignKeys(s auth.Signer, d *KeysDocument) (string, error) {
+	payload, err := json.Marshal(d)
+	if err != nil {
+		return "", fmt.Errorf("encode keys document: %w", err)
+	}
+	return s.Sign(payload, auth.TypeKeys)
+}
+
+// Digest summarizes a set of stored revisions: how many, and the SHA-256 (hex) of their
+// lines "<id> <rev>\n" in byte order. Two sides holding the same revisions have the same
+// digest, whatever order they stored them in.
+type Digest struct {
+	Count int    `json:"count"`
+	Hash  string `json:"hash"`
+}
+
+// ProgramDigest is the digest of one program's revisions, and, when asked for, of each
+// range of them (RangeOf).
+type ProgramDigest struct {
+	Code string `json:"code"`
+	Digest
+	Ranges []RangeDigest `json:"ranges,omitempty"`
+}
+
+// RangeDigest is the digest of the revisions whose ids fall in one range.
+type RangeDigest struct {
+	Range string `json:"range"`
+	Digest
+}
+
+// DigestPage answers GET /v1/sync/digest: program digests, or one range's revisions.
+type DigestPage struct {
+	Programs  []ProgramDigest `json:"programs,omitempty"`
+	Revisions []RevisionRef   `json:"revisions,omitempty"`
+}
+
+// RevisionRef names one stored revision and the hub sequence number it was stored under
+// (the change feed's seq).
+type RevisionRef struct {
+	ID  string `json:"id"`
+	Rev string `json:"rev"`
+	Seq uint64 `json:"seq,omitempty"`
+}
+
+// RangeOf is the digest range of a record id: the first character after its program
+// prefix ("MI-7Q..." is in range "7"). Generated ids spread evenly over 32 ranges.
+func RangeOf(id string) string {
+	i := strings.IndexByte(id, '-')
+	if i < 0 || i+1 >= len(id) {
+		return ""
+	}
+	return id[i+1 : i+2]
+}
+
+// DigestOf digests revisions (in any order; it sorts a copy).
+func DigestOf(revs []RevisionRef) Digest {
+	lines := make([]string, len(revs))
+	for i, r := range revs {
+		lines[i] = r.ID + " " + r.Rev + "\n"
+	}
+	slices.Sort(lines)
+	h := sha256.New()
+	for _, l := range lines {
+		h.Write([]byte(l))
+	}
+	return Digest{Count: len(revs), Hash: hex.EncodeToString(h.Sum(nil))}
+}
+
+// DigestRanges digests revisions per range, in range order, leaving out empty ranges.
+func DigestRanges(revs []RevisionRef) []RangeDigest {
+	by := map[string][]RevisionRef{}
+	for _, r := range revs {
+		by[RangeOf(r.ID)] = append(by[RangeOf(r.ID)], r)
+	}
+	out := make([]RangeDigest, 0, len(by))
+	for _, k := range slices.Sorted(maps.Keys(by)) {
+		out = append(out, RangeDigest{Range: k, Digest: DigestOf(by[k])})
+	}
+	return out
 }
 
 // RosterItem is one Alliance in the national roster: the record as its program signed it

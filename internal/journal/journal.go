@@ -158,6 +158,15 @@ func (t *Tx) GetUint(bucket, key string) uint64 {
 	return binary.BigEndian.Uint64(v)
 }
 
+// DeleteBucket removes the named bucket and everything in it (nothing if it is absent).
+func (t *Tx) DeleteBucket(bucket string) error {
+	err := t.tx.DeleteBucket([]byte(bucket))
+	if errors.Is(err, bolt.ErrBucketNotFound) {
+		return nil
+	}
+	return err
+}
+
 // ForEach calls fn for every key in the named bucket, in key order.
 func (t *Tx) ForEach(bucket string, fn func(key string, value []byte) error) error {
 	b := t.tx.Bucket([]byte(bucket))

@@ -1,0 +1,191 @@
+package hub
+
+import (
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/alliancehub/alliancehub/auth"
+	"github.com/alliancehub/alliancehub/hub/wire"
+	"github.com/alliancehub/alliancehub/schema"
+	"github.com/hashicorp/go-memdb"
+	"github.com/labstack/echo/v4"
+)
+
+// ErrUnverified is a pulled record that does not verify against the hub's keys document,
+// or that its key's program does not own. Nothing of the page it came in is applied.
+var ErrUnverified = errors.New("pulled record does not verify")
+
+// ErrRewind is a change feed page that goes back: a change at or below what the replica
+// already holds. The feed never rewinds (couchdb PR #1568, atproto#2400); a page that
+// does is refused rather than applied twice.
+var ErrRewind = errors.New("change feed went backwards")
+
+// Replica is a node's read-only copy of the national roster, built from the hub's change
+// feed with the hub's own reconciliation and roster queries, so it answers GET
+// /v1/roster exactly as the hub would for the changes it has pulled.
+type Replica struct {
+	rosterView
+	mu sync.Mutex // one writer at a time
+
+	infoMu sync.Mutex
+	info   ReplicaInfo
+}
+
+// ReplicaInfo says how fresh a replica is; a node's roster pages carry it.
+type ReplicaInfo struct {
+	AppliedSeq uint64     `json:"applied_seq"`         // the last hub sequence number applied
+	HubHeadSeq uint64     `json:"hub_head_seq"`        // the hub's head when last pulled
+	PulledAt   *time.Time `json:"pulled_at,omitempty"` // when the last pull finished
+}
+
+// NewReplica makes an empty replica that reads program definitions from catalog (nil:
+// the built-in ones).
+func NewReplica(catalog *schema.Catalog) (*Replica, error) {
+	var err error
+	if catalog == nil {
+		if catalog, err = schema.LoadCatalog(); err != nil {
+			return nil, err
+		}
+	}
+	db, err := memdb.NewMemDB(dbSchema())
+	if err != nil {
+		return nil, err
+	}
+	r := &Replica{rosterView: rosterView{db: db, catalog: catalog}}
+	r.rosterView.info = r.Info
+	return r, nil
+}
+
+// Info reports the replica's freshness.
+func (r *Replica) Info() *ReplicaInfo {
+	r.infoMu.Lock()
+	defer r.infoMu.Unlock()
+	info := r.info
+	return &info
+}
+
+// Pulled records a finished pull: when, and the hub's head then.
+func (r *Replica) Pulled(at time.Time, hubHead uint64) {
+	r.infoMu.Lock()
+	defer r.infoMu.Unlock()
+	at = at.UTC()
+	r.info.PulledAt = &at
+	r.info.HubHeadSeq = hubHead
+}
+
+// Verify checks every change of a page against the hub's keys document: each record's
+// signature by an enrolled key, the key's program owning the record, the record's
+// content hash, and sequence numbers after the replica's and increasing. It answers the
+// first failure, naming the change.
+func (r *Replica) Verify(keys *wire.KeysDocument, changes []wire.Change) error {
+	if err := inOrder(r.Info().AppliedSeq, changes); err != nil {
+		return err
+	}
+	return verifyChanges(keys, changes)
+}
+
+// verifyChanges checks the records of changes, in any order (Verify).
+func verifyChanges(keys *wire.KeysDocument, changes []wire.Change) error {
+	owner := map[string]string{}
+	set := auth.KeySet{}
+	for _, p := range keys.Programs {
+		for _, k := range p.Keys {
+			pub, ok := k.JWK.Key.(ed25519.PublicKey)
+			if !ok {
+				continue
+			}
+			set[k.Kid] = pub
+			owner[k.Kid] = p.Code
+		}
+	}
+	for _, c := range changes {
+		v, err := auth.Verify(c.Record, auth.TypeRecord, set)
+		if err != nil {
+			return fmt.Errorf("%w: change %d: %v", ErrUnverified, c.Seq, err)
+		}
+		var rec schema.Record
+		if err := json.Unmarshal(v.Payload, &rec); err != nil {
+			return fmt.Errorf("%w: change %d: %v", ErrUnverified, c.Seq, err)
+		}
+		idOwner, err := schema.ProgramOfID(rec.ID)
+		if err != nil || idOwner != owner[v.KeyID] || rec.Program != owner[v.KeyID] {
+			return fmt.Errorf("%w: change %d: record %s of program %q is signed by a key of %s", ErrUnverified, c.Seq, rec.ID, rec.Program, owner[v.KeyID])
+		}
+		if err := rec.CheckRev(); err != nil {
+			return fmt.Errorf("%w: change %d: %v", ErrUnverified, c.Seq, err)
+		}
+	}
+	return nil
+}
+
+// Repair reconciles changes the incremental feed missed (found by the digest backstop),
+// in any order, after checking them as Verify does. The replica's applied sequence
+// number does not move.
+func (r *Replica) Repair(keys *wire.KeysDocument, changes []wire.Change) error {
+	if err := verifyChanges(keys, changes); err != nil {
+		return err
+	}
+	return r.apply(changes, false)
+}
+
+// Apply reconciles changes (verified by Verify, or read back from the node's own store)
+// into the replica in one transaction: all of them or, on an error, none.
+func (r *Replica) Apply(changes []wire.Change) error { return r.apply(changes, true) }
+
+func (r *Replica) apply(changes []wire.Change, advance bool) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	txn := r.db.Txn(true)
+	defer txn.Abort()
+	if advance {
+		if err := inOrder(r.Info().AppliedSeq, changes); err != nil {
+			return err
+		}
+	}
+	for _, c := range changes {
+		rv, err := decodeStored(logEntry{ReceivedAt: c.ReceivedAt, JWS: c.Record}, c.Seq)
+		if err != nil {
+			return fmt.Errorf("change %d: %w", c.Seq, err)
+		}
+		if _, err := applyTxn(txn, rv); err != nil {
+			return fmt.Errorf("change %d: %w", c.Seq, err)
+		}
+	}
+	if !advance {
+		txn.Commit()
+		return nil
+	}
+	last := changes[len(changes)-1].Seq
+	if err := setHead(txn, last); err != nil {
+		return err
+	}
+	txn.Commit()
+	r.infoMu.Lock()
+	r.info.AppliedSeq = last
+	r.infoMu.Unlock()
+	return nil
+}
+
+// ServeRoster answers GET /v1/roster from the replica, with the hub's parameters and
+// answers; today is the default as_of.
+func (r *Replica) ServeRoster(c echo.Context, today schema.Date) error {
+	return r.serveRoster(c, today)
+}
+
+// inOrder checks that changes follow after and increase.
+func inOrder(after uint64, changes []wire.Change) error {
+	for _, c := range changes {
+		if c.Seq <= after {
+			return fmt.Errorf("%w: change %d follows %d", ErrRewind, c.Seq, after)
+		}
+		after = c.Seq
+	}
+	return nil
+}
