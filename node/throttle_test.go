@@ -139,8 +139,8 @@ func TestSyncReportsHubLimitPastBudget(t *testing.T) {
 	checkHubHas(t, h, 2)
 }
 
-// checkHubHas checks the national roster's size and that MI's status shows no error and
-// the node's head, with nothing left to apply.
+// checkHubHas checks the national roster's size and that MI's status shows no error, the
+// node's head with nothing left to apply, and the run's pull.
 func checkHubHas(t *testing.T, h *hubtest.Hub, total int) {
 	t.Helper()
 	var page struct{ Total int }
@@ -149,8 +149,8 @@ func checkHubHas(t *testing.T, h *hubtest.Hub, total int) {
 		t.Errorf("roster total = %d, want %d", page.Total, total)
 	}
 	for _, p := range h.Programs() {
-		if p.Code == "MI" && (p.Sync.LastError != nil || p.Sync.Lag == nil || *p.Sync.Lag != 0 || p.Sync.Head == 0) {
-			t.Errorf("MI on the hub = %+v, want no error, the node's head and lag 0", p.Sync)
+		if p.Code == "MI" && (p.Sync.LastError != nil || p.Sync.Lag == nil || *p.Sync.Lag != 0 || p.Sync.Head == 0 || p.Sync.LastPullAt == nil || p.Sync.StaleSince != nil) {
+			t.Errorf("MI on the hub = %+v, want no error, the node's head, lag 0 and a pull", p.Sync)
 		}
 	}
 }

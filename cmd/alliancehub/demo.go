@@ -168,12 +168,15 @@ func (d *demo) start(ctx context.Context, lns []net.Listener, stdout io.Writer) 
 		if err := loadSamples(ctx, c, samples[code]); err != nil {
 			return fmt.Errorf("sample Alliances for %s: %w", code, err)
 		}
-		var res wire.SyncResult
-		if err := c.do(ctx, http.MethodPost, "/v1/sync", nil, &res); err != nil {
-			return fmt.Errorf("sync %s: %w", code, err)
+		if err := demoSync(ctx, c, code); err != nil {
+			return err
 		}
-		if res.Error != "" {
-			return fmt.Errorf("sync %s: %s", code, res.Error)
+	}
+	// A second round, so every node's replica also holds what the nodes after it sent.
+	for _, code := range demoPrograms[:len(demoPrograms)-1] {
+		c, _ := newAPIClient(nodeURLs[code], nodeTokens[code])
+		if err := demoSync(ctx, c, code); err != nil {
+			return err
 		}
 	}
 
@@ -234,6 +237,18 @@ func loadSamples(ctx context.Context, c *apiClient, samples []json.RawMessage) e
 				return fmt.Errorf("report for %s: %w", created.ID, err)
 			}
 		}
+	}
+	return nil
+}
+
+// demoSync makes a node sync now and fails on any error the run met.
+func demoSync(ctx context.Context, c *apiClient, code string) error {
+	var res wire.SyncResult
+	if err := c.do(ctx, http.MethodPost, "/v1/sync", nil, &res); err != nil {
+		return fmt.Errorf("sync %s: %w", code, err)
+	}
+	if res.Error != "" {
+		return fmt.Errorf("sync %s: %s", code, res.Error)
 	}
 	return nil
 }

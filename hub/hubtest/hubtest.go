@@ -18,6 +18,7 @@ import (
 
 	"github.com/alliancehub/alliancehub/auth"
 	"github.com/alliancehub/alliancehub/hub"
+	"github.com/alliancehub/alliancehub/hub/wire"
 	"github.com/alliancehub/alliancehub/node"
 	"github.com/alliancehub/alliancehub/schema"
 )
@@ -301,7 +302,7 @@ func HoldPush(t testing.TB, h *Hub, token string, body []byte) *HeldPush {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Content-Type", "application/jose")
+	req.Header.Set("Content-Type", wire.MediaTypeJOSE)
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Expect", "100-continue")
 	// The client sends no body before "100 Continue"; the long wait is a bound, not a
