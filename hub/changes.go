@@ -69,7 +69,9 @@ func (h *Hub) Changes(ctx context.Context, since uint64, limit int, wait time.Du
 			case <-timer.C:
 				break waiting
 			case <-ctx.Done():
-				return nil, ctx.Err()
+				// The server is stopping (its requests' contexts end with it) or the
+				// reader left: answer what there is rather than cut the answer short.
+				break waiting
 			case <-tick.C:
 				if beat != nil {
 					beat()

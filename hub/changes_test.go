@@ -2,11 +2,13 @@ package hub_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -408,4 +410,46 @@ func mustProgram(t *testing.T, code string) *schema.Program {
 	}
 	p, _ := cat.Get(code)
 	return p
+}
+
+// TestLongPollEndsAtShutdown: a server stopping answers its waiting long polls (an
+// empty page) instead of holding shutdown until they time out.
+func TestLongPollEndsAtShutdown(t *testing.T) {
+	defer hub.SetHeartbeat(5 * time.Millisecond)()
+	key, _ := auth.GenerateKey()
+	h, err := hub.New(hub.Config{Key: key, DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	ran := make(chan error, 1)
+	go func() { ran <- h.Run(ctx, ln) }()
+
+	// The response's headers arrive with the first heartbeat: from then on the poll is
+	// waiting inside the handler.
+	req, _ := http.NewRequest(http.MethodGet, "http://"+ln.Addr().String()+"/v1/sync/changes?wait=50s", nil)
+	req.Header.Set("Authorization", "Bearer "+hubtest.Token(t, key, auth.RoleAnalyst, ""))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	cancel()
+	select {
+	case err := <-ran:
+		if err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	case <-time.After(8 * time.Second): // edge.Serve's own shutdown bound is 10 s
+		t.Fatal("the server did not stop while a long poll waited")
+	}
+	var p wire.ChangesPage
+	if err := json.NewDecoder(resp.Body).Decode(&p); err != nil || len(p.Changes) != 0 {
+		t.Errorf("the waiting long poll answered %+v, %v; want an empty page", p, err)
+	}
 }

@@ -118,6 +118,11 @@ func verifyChanges(keys *wire.KeysDocument, changes []wire.Change) error {
 		if err := rec.CheckRev(); err != nil {
 			return fmt.Errorf("%w: change %d: %v", ErrUnverified, c.Seq, err)
 		}
+		if _, err := decodeBody(&rec, false); err != nil {
+			// A kind or body this version cannot read (a newer hub's): refuse the page
+			// rather than keep what the replica cannot apply.
+			return fmt.Errorf("change %d: %w; upgrade this node", c.Seq, err)
+		}
 	}
 	return nil
 }

@@ -127,6 +127,9 @@ func (h *HTTPHub) call(ctx context.Context, method, path, token string, body io.
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", wire.MediaTypeJOSE)
+		// A hub at its push limit answers 429 before reading the body; with this it
+		// need not be sent at all (and the 429 is not lost to a closed connection).
+		req.Header.Set("Expect", "100-continue")
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)

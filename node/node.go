@@ -182,11 +182,6 @@ func New(cfg Config) (*Node, error) {
 	if n.backstopEvery == 0 {
 		n.backstopEvery = 7 * 24 * time.Hour
 	}
-	rep, err := hub.NewReplica(n.catalog)
-	if err != nil {
-		return nil, err
-	}
-	n.replica.Store(rep)
 	if n.db, err = memdb.NewMemDB(dbSchema()); err != nil {
 		return nil, fmt.Errorf("node: schema: %w", err)
 	}

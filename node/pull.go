@@ -35,16 +35,20 @@ var ErrHubKey = errors.New("the hub's keys document is not signed by the hub key
 // loadReplica rebuilds the replica from the changes the node pulled before, and the
 // pinned hub key.
 func (n *Node) loadReplica() error {
+	rep, err := hub.NewReplica(n.catalog)
+	if err != nil {
+		return err
+	}
 	var (
 		batch []wire.Change
 		info  hub.ReplicaInfo
 	)
 	flush := func() error {
-		err := n.replica.Load().Apply(batch)
+		err := rep.Apply(batch)
 		batch = batch[:0]
 		return err
 	}
-	err := n.journal.View(func(tx *journal.Tx) error {
+	err = n.journal.View(func(tx *journal.Tx) error {
 		if raw := tx.Get(bucketMeta, keyHubJWK); raw != nil && n.hubKey == nil {
 			jwk, err := auth.ParsePublicJWK(raw)
 			if err != nil {
@@ -76,8 +80,9 @@ func (n *Node) loadReplica() error {
 		return err
 	}
 	if info.PulledAt != nil {
-		n.replica.Load().Pulled(*info.PulledAt, info.HubHeadSeq)
+		rep.Pulled(*info.PulledAt, info.HubHeadSeq)
 	}
+	n.replica.Store(rep)
 	return nil
 }
 
@@ -128,11 +133,19 @@ func (n *Node) pull(ctx context.Context, r *retrier, res *wire.SyncResult) error
 		if len(page.Changes) == 0 {
 			return n.finishPull(page.HeadSeq)
 		}
-		if err := n.keepChanges(page.Changes); err != nil {
-			return fmt.Errorf("saving pulled changes: %w", err)
-		}
+		// Applied before it is kept: a page the replica cannot apply is never written,
+		// so it cannot stop the node from starting. A page applied but not kept (a
+		// crash, a full disk) is pulled again after a restart.
 		if err := n.replica.Load().Apply(page.Changes); err != nil {
-			return err
+			return fmt.Errorf("applying pulled changes: %w", err)
+		}
+		if err := n.keepChanges(page.Changes); err != nil {
+			// The replica is ahead of the disk: go back to what the disk holds, so the
+			// next run pulls the page again.
+			if rerr := n.loadReplica(); rerr != nil {
+				n.log.Error("reloading the replica", "err", rerr)
+			}
+			return fmt.Errorf("saving pulled changes: %w", err)
 		}
 		res.Pulled += len(page.Changes)
 		if page.LastSeq >= page.HeadSeq {

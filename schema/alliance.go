@@ -451,7 +451,7 @@ func (e *ValidationError) checkAddenda(a *Alliance) {
 // checkDerived checks that a term signed on signed and running months ends on a date a
 // record may carry. Dates are bounded (date.go: 1970 to 2200), and a term's end is
 // derived and stored (expires_on, and concluded_on by default): a signing in the last
-// years of the range with a long term would end past LatestDate, and a record holding
+// years of the range with a long term would end past latestDate, and a record holding
 // such a date could not be parsed back by the hub, so the node's sync would stall on it.
 // The signing date is the field named: a date that late is almost always a mistyped
 // year.
@@ -460,7 +460,7 @@ func (e *ValidationError) checkDerived(field string, signed Date, months int) {
 		return
 	}
 	if end := signed.AddMonths(months); !end.inRange() {
-		e.Add(field, fmt.Sprintf("%s plus a %d-month term ends %s, after %s, the last date a record may carry: check the year", signed, months, end, LatestDate))
+		e.Add(field, fmt.Sprintf("%s plus a %d-month term ends %s, after %s, the last date a record may carry: check the year", signed, months, end, latestDate))
 	}
 }
 
@@ -471,7 +471,7 @@ func (e *ValidationError) checkNotice(field string, notice Date) {
 		return
 	}
 	if eff := notice.AddDays(TerminationNoticeDays); !eff.inRange() {
-		e.Add(field, fmt.Sprintf("%s plus %d days' notice takes effect %s, after %s, the last date a record may carry: check the year", notice, TerminationNoticeDays, eff, LatestDate))
+		e.Add(field, fmt.Sprintf("%s plus %d days' notice takes effect %s, after %s, the last date a record may carry: check the year", notice, TerminationNoticeDays, eff, latestDate))
 	}
 }
 
@@ -483,7 +483,7 @@ func (e *ValidationError) checkEnd(field string, d Date, a *Alliance, want ...St
 	case d.IsZero():
 	case d.Invalid() == nil && !d.inRange():
 		// Derived (concluded_on defaults to the end of the term), never parsed.
-		e.Add(field, fmt.Sprintf("%s is after %s, the last date a record may carry", d, LatestDate))
+		e.Add(field, fmt.Sprintf("%s is after %s, the last date a record may carry", d, latestDate))
 	case !slices.Contains(want, a.Status):
 		e.Add(field, fmt.Sprintf("is set, but status is %s, not %s", a.Status, want[0]))
 	case d.Invalid() == nil && a.SignedOn.Invalid() == nil && !a.SignedOn.IsZero() && d.Last().Before(a.SignedOn.First()):

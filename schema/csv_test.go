@@ -243,3 +243,33 @@ func TestDuplicateKey(t *testing.T) {
 		t.Error("different names are the same key")
 	}
 }
+
+// TestCSVDerivedStatusConcludedAmbassador: a row with ambassador_on and concluded_on and
+// no status is an Ambassador relationship that ended (seed 001: it lasts as long as the
+// cooperation does), concluded; with ambassador_on alone it is an Ambassador.
+func TestCSVDerivedStatusConcludedAmbassador(t *testing.T) {
+	fed := csvProgram(t, "FED")
+	const header = "participant,level,signed_on,renewals,ambassador_on,concluded_on,goal_categories"
+	tests := []struct {
+		name       string
+		concluded  string
+		wantStatus schema.Status
+	}{
+		{"ambassador_on only", "", schema.StatusAmbassador},
+		{"ambassador_on and concluded_on", "2027-01-15", schema.StatusConcluded},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, errs := csvAlliance(t, fed, header, "A", "national", "2018-03-01", "2020-03-01", "2025-03-02", tt.concluded, "outreach")
+			if errs != nil {
+				t.Fatalf("errors %v", errs)
+			}
+			if a.Status != tt.wantStatus || a.AmbassadorOn.String() != "2025-03-02" || a.ConcludedOn.String() != tt.concluded {
+				t.Errorf("read as status %s, ambassador_on %s, concluded_on %s", a.Status, a.AmbassadorOn, a.ConcludedOn)
+			}
+			if err := a.Validate(fed); err != nil {
+				t.Errorf("Validate: %v", err)
+			}
+		})
+	}
+}

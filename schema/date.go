@@ -41,10 +41,10 @@ const (
 	maxYear = 2200
 )
 
-// LatestDate is the last day a Date may carry: a record's derived dates (expires_on,
+// latestDate is the last day a Date may carry: a record's derived dates (expires_on,
 // concluded_on, a termination's effective_on) must not pass it, or the record could not
 // be parsed back when it is synced (alliance.go, checkDerived).
-var LatestDate = Date{Year: maxYear, Month: 12, Day: 31}
+var latestDate = Date{Year: maxYear, Month: 12, Day: 31}
 
 // inRange reports whether a well-formed date's year is one ParseDate accepts, so the
 // date can be written and read back.

@@ -232,7 +232,7 @@ func (a *Alliance) Conclude(on Date) error {
 	case on.IsZero() || on.Invalid() != nil:
 	case !on.inRange():
 		// Only the derived default can be: the end of a term past the last date.
-		errs.Add("concluded_on", fmt.Sprintf("%s is after %s, the last date a record may carry", on, LatestDate))
+		errs.Add("concluded_on", fmt.Sprintf("%s is after %s, the last date a record may carry", on, latestDate))
 	case !a.SignedOn.IsZero() && a.SignedOn.Invalid() == nil && on.Last().Before(a.SignedOn.First()):
 		errs.Add("concluded_on", fmt.Sprintf("%s is before the Alliance was signed (%s)", on, a.SignedOn))
 	case a.Status == StatusAmbassador && !a.AmbassadorOn.IsZero() && a.AmbassadorOn.Invalid() == nil && on.Last().Before(a.AmbassadorOn.First()):

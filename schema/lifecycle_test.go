@@ -158,6 +158,9 @@ func TestCheckTransition(t *testing.T) {
 		{schema.StatusConcluded, schema.StatusActive, false},
 		{schema.StatusActive, schema.StatusRenewed, false},
 		{schema.StatusActive, schema.StatusTerminated, false},
+		// An Ambassador relationship ends by POST .../conclude (seed 001), not by an edit.
+		{schema.StatusAmbassador, schema.StatusConcluded, false},
+		{schema.StatusAmbassador, schema.StatusTerminated, false},
 	}
 	for _, tc := range cases {
 		if err := schema.CheckTransition(tc.from, tc.to); (err == nil) != tc.ok {
