@@ -24,6 +24,7 @@ var errorRules = []edge.Rule{
 	{Err: ErrNotEnrolled, Status: http.StatusForbidden, Slug: "not-enrolled"},
 	{Err: ErrUnknownProgram, Status: http.StatusBadRequest, Slug: "unknown-program"},
 	{Err: ErrKeyInUse, Status: http.StatusConflict, Slug: "key-in-use"},
+	{Err: ErrNotConflicted, Status: http.StatusNotFound, Slug: "not-conflicted"},
 	{Err: errBadPageToken, Status: http.StatusBadRequest, Slug: "invalid-request"},
 	{Err: auth.ErrUnknownKey, Status: http.StatusUnauthorized, Slug: "unknown-key"},
 	{Err: auth.ErrBadSignature, Status: http.StatusUnauthorized, Slug: "bad-signature"},
@@ -47,6 +48,9 @@ func (h *Hub) routes() http.Handler {
 	v1.GET("/sync/keys", h.handleKeys)
 	v1.GET("/sync/digest", h.handleDigest)
 	v1.GET("/roster", h.handleRoster)
+	v1.GET("/conflicts", h.handleConflicts)
+	v1.GET("/conflicts/:id", h.handleConflict)
+	v1.POST("/conflicts/:id/resolve", h.handleResolve)
 	return e
 }
 

@@ -39,6 +39,10 @@ func TestDecide(t *testing.T) {
 		{"a second first revision", []revNode{a1}, rn("1-dd", ""), wire.Conflict},
 		{"follows a losing branch", []revNode{a1, a2, b2}, rn("3-00", "2-bb"), wire.Conflict},
 		{"follows the winner", []revNode{a1, a2, b2}, rn("3-00", "2-ff"), wire.Accepted},
+		// The owner ends a conflict from the losing branch by naming the winner.
+		{"follows a loser, resolves the rest", []revNode{a1, a2, b2}, resolving(rn("3-00", "2-bb"), "2-ff"), wire.Accepted},
+		{"resolves only some of the other leaves", []revNode{a1, a2, b2, rn("2-01", "1-aa")}, resolving(rn("3-00", "2-bb"), "2-ff"), wire.Conflict},
+		{"a resolved branch arriving late", []revNode{a1, a2, resolving(rn("3-00", "2-bb"), "2-ff")}, b2, wire.Stale},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -71,6 +75,10 @@ func TestWinner(t *testing.T) {
 		{"live beats a tombstone of a higher generation", []revNode{a1, rn("2-bb", "1-aa"), tomb("3-ff", "2-bb"), rn("2-00", "1-aa")}, "2-00", 2},
 		{"a lone tombstone wins", []revNode{a1, tomb("2-bb", "1-aa")}, "2-bb", 1},
 		{"two tombstones: higher generation", []revNode{a1, tomb("2-bb", "1-aa"), rn("2-cc", "1-aa"), tomb("3-00", "2-cc")}, "3-00", 2},
+		{"a resolution ends the conflict", []revNode{a1, rn("2-bb", "1-aa"), rn("2-ff", "1-aa"), resolving(rn("3-00", "2-bb"), "2-ff")}, "3-00", 1},
+		// The resolved revision arrives after the resolution: it is no leaf either.
+		{"resolved before it arrived", []revNode{a1, resolving(rn("3-00", "2-bb"), "2-ff"), rn("2-bb", "1-aa"), rn("2-ff", "1-aa")}, "3-00", 1},
+		{"two branches resolving each other still have a winner", []revNode{a1, resolving(rn("2-bb", "1-aa"), "2-ff"), resolving(rn("2-ff", "1-aa"), "2-bb")}, "2-ff", 2},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -80,6 +88,11 @@ func TestWinner(t *testing.T) {
 			}
 		})
 	}
+}
+
+func resolving(n revNode, revs ...string) revNode {
+	n.Resolves = revs
+	return n
 }
 
 func tomb(rev, prev string) revNode {

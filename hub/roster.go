@@ -131,7 +131,7 @@ func (h *rosterView) rosterItem(txn *memdb.Txn, e *entry, asOf schema.Date) (wir
 		if err != nil {
 			return wire.RosterItem{}, err
 		}
-		c := schema.ComplianceOf(a, def, reports, asOf)
+		c := schema.ComplianceThrough(a, def, reports, asOf, asOf)
 		comp = wire.Compliance{NextReportDue: c.NextReportDue, OverdueReports: c.OverdueReports, MeetingsLast12Months: c.MeetingsLast12Months}
 		eligible = c.AmbassadorEligible
 	}

@@ -20,11 +20,13 @@ const (
 	tableKeys      = "keys"
 	tableRevisions = "revisions"
 	tableRecords   = "records"
+	tableAcks      = "acks"
 
 	indexID       = "id"
 	indexProgram  = "program"
 	indexRecord   = "record"
 	indexAlliance = "alliance"
+	indexConflict = "conflict"
 )
 
 // Journal buckets.
@@ -73,13 +75,14 @@ type revision struct {
 	SignedAt   time.Time
 	ReceivedAt time.Time
 	HubSeq     uint64
+	Resolves   []string // competing revisions this one ends
 	Kind       schema.Kind
 	Alliance   *schema.Alliance // kind alliance; Rev set
 	Report     *schema.Report   // kind report; Rev set
 }
 
 func (r *revision) node() revNode {
-	return revNode{Rev: r.Rev, Prev: r.Prev, Gen: r.Gen, Hash: r.Hash, Deleted: r.Kind == schema.KindTombstone}
+	return revNode{Rev: r.Rev, Prev: r.Prev, Gen: r.Gen, Hash: r.Hash, Deleted: r.Kind == schema.KindTombstone, Resolves: r.Resolves}
 }
 
 // entry is a record the hub holds: its winning revision and conflict state. Alliances
@@ -123,6 +126,9 @@ func dbSchema() *memdb.DBSchema {
 			// program serves the digest backstop: every stored revision of a program
 			indexProgram: {Name: indexProgram, Indexer: &memdb.StringFieldIndex{Field: "Program"}},
 		}},
+		tableAcks: {Name: tableAcks, Indexes: map[string]*memdb.IndexSchema{
+			indexID: id("ID"), // DCSP's acknowledgement of a conflict, by record id
+		}},
 		tableFeed: {Name: tableFeed, Indexes: map[string]*memdb.IndexSchema{
 			indexID: id("ID"), // the one head row; long polls watch it
 		}},
@@ -132,6 +138,8 @@ func dbSchema() *memdb.DBSchema {
 			indexProgram: {Name: indexProgram, Indexer: &memdb.StringFieldIndex{Field: "Program"}},
 			// alliance serves an Alliance's reports, for its compliance
 			indexAlliance: {Name: indexAlliance, Indexer: &memdb.StringFieldIndex{Field: "AllianceID"}},
+			// conflict serves the conflict queue: the records with competing branches
+			indexConflict: {Name: indexConflict, Indexer: &memdb.BoolFieldIndex{Field: "Conflict"}},
 		}},
 	}}
 }
@@ -151,6 +159,9 @@ func (h *Hub) load() error {
 			return insertProgramTxn(txn, &p)
 		})
 		if err != nil {
+			return err
+		}
+		if err := loadAcks(tx, txn); err != nil {
 			return err
 		}
 		return tx.Scan(0, func(seq uint64, v []byte) error {
@@ -225,6 +236,7 @@ func newRevision(rec *schema.Record, body any, kid string, received time.Time, s
 		Key: rec.ID + " " + rec.Rev, RecordID: rec.ID, Program: rec.Program,
 		Rev: rec.Rev, Prev: rec.PrevRev, Gen: gen, Hash: hash,
 		Kid: kid, SignedAt: rec.IssuedAt, ReceivedAt: received, HubSeq: seq, Kind: rec.Kind,
+		Resolves: rec.Resolves,
 	}
 	switch b := body.(type) {
 	case *schema.Alliance:

@@ -184,11 +184,12 @@ func (n *Node) writeLocked(revs ...revision) ([]*schema.Record, error) {
 		if err := checkSize(r.body); err != nil {
 			return nil, err
 		}
-		rev, err := schema.NewRev(r.prev, r.body)
+		rev, err := schema.NewRevResolving(r.prev, r.body, r.resolves)
 		if err != nil {
 			return nil, err
 		}
-		recs[i] = &schema.Record{ID: r.id, Kind: r.kind, Program: n.program.Code, Rev: rev, PrevRev: r.prev, IssuedAt: n.now().UTC(), Body: r.body}
+		recs[i] = &schema.Record{ID: r.id, Kind: r.kind, Program: n.program.Code, Rev: rev, PrevRev: r.prev,
+			IssuedAt: n.now().UTC(), Body: r.body, Resolves: r.resolves}
 	}
 	err := n.journal.Update(func(tx *journal.Tx) error {
 		for _, rec := range recs {

@@ -20,6 +20,7 @@ var errorRules = []edge.Rule{
 	{Err: ErrNotFound, Status: http.StatusNotFound, Slug: "not-found"},
 	{Err: errBadPageToken, Status: http.StatusBadRequest, Slug: "invalid-request"},
 	{Err: ErrSyncRunning, Status: http.StatusConflict, Slug: "sync-running"},
+	{Err: ErrNotConflicted, Status: http.StatusConflict, Slug: "not-conflicted"},
 	{Err: ErrPreconditionRequired, Status: http.StatusPreconditionRequired, Slug: "precondition-required"},
 	{Err: ErrStaleRev, Status: http.StatusPreconditionFailed, Slug: "precondition-failed"},
 	{Err: ErrDeleted, Status: http.StatusGone, Slug: "deleted"},
@@ -65,6 +66,8 @@ func (n *Node) routes() http.Handler {
 	v1.POST("/sync", n.handleSync)
 	v1.GET("/sync/status", n.handleSyncStatus)
 	v1.GET("/roster", n.handleRoster)
+	v1.GET("/conflicts", n.handleConflicts)
+	v1.POST("/alliances/:id/resolve", n.handleResolve)
 	return e
 }
 

@@ -144,10 +144,11 @@ func applyRecord(txn *memdb.Txn, rec *schema.Record, kid string) error {
 // revision is one new revision to write: its kind, record id, the revision it follows
 // and its canonical body.
 type revision struct {
-	kind schema.Kind
-	id   string
-	prev string
-	body []byte
+	kind     schema.Kind
+	id       string
+	prev     string
+	body     []byte
+	resolves []string // competing revisions this one ends, sorted
 }
 
 // bodyFor encodes the canonical body of v (an Alliance, a Report or a Tombstone).

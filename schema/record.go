@@ -64,7 +64,13 @@ type Record struct {
 	Seq      uint64          `json:"seq"`
 	IssuedAt time.Time       `json:"issued_at"`
 	Body     json.RawMessage `json:"body"`
+	// Resolves names the competing revisions (leaves of other branches) this revision
+	// ends: the owner's answer to a conflict. It is part of the revision's hash.
+	Resolves []string `json:"resolves,omitempty"`
 }
+
+// MaxResolves bounds the revisions one revision may resolve.
+const MaxResolves = 100
 
 // ErrBadRev is a revision that is malformed or does not match its content.
 var ErrBadRev = errors.New("revision does not match the record")
@@ -75,7 +81,12 @@ var ErrBadID = errors.New("malformed record id")
 // NewRev computes the revision of a body that follows prev: "N-<hash>", where N is one
 // more than prev's generation and the hash is SHA-256 over the previous revision, a
 // newline and the body bytes (as CouchDB derives revisions from content and ancestry).
-func NewRev(prev string, body []byte) (string, error) {
+func NewRev(prev string, body []byte) (string, error) { return NewRevResolving(prev, body, nil) }
+
+// NewRevResolving is NewRev for a revision that also resolves the competing revisions
+// resolves (given sorted, without duplicates): the hash input goes on with a newline,
+// "resolves" and each of them after a space. With none it equals NewRev.
+func NewRevResolving(prev string, body []byte, resolves []string) (string, error) {
 	gen := 0
 	if prev != "" {
 		g, _, err := ParseRev(prev)
@@ -84,14 +95,20 @@ func NewRev(prev string, body []byte) (string, error) {
 		}
 		gen = g
 	}
-	return fmt.Sprintf("%d-%s", gen+1, revHash(prev, body)), nil
+	return fmt.Sprintf("%d-%s", gen+1, revHash(prev, body, resolves)), nil
 }
 
-func revHash(prev string, body []byte) string {
+func revHash(prev string, body []byte, resolves []string) string {
 	h := sha256.New()
 	h.Write([]byte(prev))
 	h.Write([]byte{'\n'})
 	h.Write(body)
+	if len(resolves) > 0 {
+		h.Write([]byte("\nresolves"))
+		for _, r := range resolves {
+			h.Write([]byte(" " + r))
+		}
+	}
 	return hex.EncodeToString(h.Sum(nil))
 }
 
@@ -113,12 +130,41 @@ func ParseRev(rev string) (gen int, hash string, err error) {
 // CheckRev recomputes the record's revision from its previous revision and body and
 // reports a mismatch as ErrBadRev.
 func (r *Record) CheckRev() error {
-	want, err := NewRev(r.PrevRev, r.Body)
+	if err := r.checkResolves(); err != nil {
+		return err
+	}
+	want, err := NewRevResolving(r.PrevRev, r.Body, r.Resolves)
 	if err != nil {
 		return err
 	}
 	if want != r.Rev {
 		return fmt.Errorf("%w: rev %s, content gives %s", ErrBadRev, r.Rev, want)
+	}
+	return nil
+}
+
+// checkResolves: well-formed revisions, sorted, no duplicates, not the revision it
+// follows, at most MaxResolves, and only on a revision that follows another.
+func (r *Record) checkResolves() error {
+	if len(r.Resolves) == 0 {
+		return nil
+	}
+	switch {
+	case r.PrevRev == "":
+		return fmt.Errorf("%w: a first revision resolves nothing", ErrBadRev)
+	case len(r.Resolves) > MaxResolves:
+		return fmt.Errorf("%w: resolves %d revisions; at most %d", ErrBadRev, len(r.Resolves), MaxResolves)
+	}
+	for i, rev := range r.Resolves {
+		if _, _, err := ParseRev(rev); err != nil {
+			return fmt.Errorf("resolves[%d]: %w", i, err)
+		}
+		if rev == r.PrevRev || rev == r.Rev {
+			return fmt.Errorf("%w: resolves[%d] is the revision itself or the one it follows", ErrBadRev, i)
+		}
+		if i > 0 && rev <= r.Resolves[i-1] {
+			return fmt.Errorf("%w: resolves must be sorted, without repeats", ErrBadRev)
+		}
 	}
 	return nil
 }
