@@ -18,7 +18,10 @@ const (
 	TypeRecord = "alliancehub-record+jws"
 	TypeBatch  = "alliancehub-batch+jws"
 	TypeKeys   = "alliancehub-keys+jws"
-	TypeToken  = "JWT"
+	// TypeRotation is a program's announcement of its next key, signed by a key the
+	// hub currently accepts for that program.
+	TypeRotation = "alliancehub-rotation+jws"
+	TypeToken    = "JWT"
 )
 
 // Verification errors, matched with errors.Is.

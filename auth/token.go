@@ -116,7 +116,9 @@ func VerifyToken(raw string, keys KeyLookup, now time.Time) (*Claims, string, er
 	}
 	pub, err := keys.LookupKey(kid)
 	if err != nil {
-		return nil, "", fmt.Errorf("%w: signed by a key this server does not accept", ErrTokenInvalid)
+		// Say why (an unknown key, or one revoked or outside its validity window, with
+		// its times), so the holder knows whether to rotate, re-enroll or ask an admin.
+		return nil, "", fmt.Errorf("%w: signed by a key this server does not accept: %v", ErrTokenInvalid, err)
 	}
 	var c Claims
 	if err := tok.Claims(pub, &c); err != nil {

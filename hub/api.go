@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/alliancehub/alliancehub/auth"
@@ -24,8 +25,16 @@ var errorRules = []edge.Rule{
 	{Err: ErrNotEnrolled, Status: http.StatusForbidden, Slug: "not-enrolled"},
 	{Err: ErrUnknownProgram, Status: http.StatusBadRequest, Slug: "unknown-program"},
 	{Err: ErrKeyInUse, Status: http.StatusConflict, Slug: "key-in-use"},
+	{Err: ErrNoSuchKey, Status: http.StatusNotFound, Slug: "not-found"},
+	{Err: ErrAlreadyRevoked, Status: http.StatusConflict, Slug: "already-revoked"},
+	{Err: ErrKeyConflict, Status: http.StatusConflict, Slug: "key-conflict"},
+	{Err: ErrBadRotation, Status: http.StatusBadRequest, Slug: "bad-rotation"},
+	{Err: auth.ErrKeyRevoked, Status: http.StatusUnauthorized, Slug: "key-revoked"},
+	{Err: auth.ErrKeyNotValid, Status: http.StatusUnauthorized, Slug: "key-not-valid"},
 	{Err: ErrNotConflicted, Status: http.StatusNotFound, Slug: "not-conflicted"},
+	{Err: ErrNotOnRoster, Status: http.StatusNotFound, Slug: "not-found"},
 	{Err: errBadPageToken, Status: http.StatusBadRequest, Slug: "invalid-request"},
+	{Err: ErrUnknownLink, Status: http.StatusNotFound, Slug: "unknown-link"},
 	{Err: auth.ErrUnknownKey, Status: http.StatusUnauthorized, Slug: "unknown-key"},
 	{Err: auth.ErrBadSignature, Status: http.StatusUnauthorized, Slug: "bad-signature"},
 	{Err: auth.ErrMalformed, Status: http.StatusBadRequest, Slug: "malformed-jws"},
@@ -43,14 +52,22 @@ func (h *Hub) routes() http.Handler {
 	v1 := e.Group("/v1", edge.Authenticate(h.verifyToken))
 	v1.POST("/programs", h.handleEnroll)
 	v1.GET("/programs", h.handlePrograms)
+	v1.POST("/programs/:code/keys", h.handleAddKey)
+	v1.POST("/programs/:code/keys/:kid/revoke", h.handleRevoke)
 	v1.POST("/sync/push", h.handlePush)
 	v1.GET("/sync/changes", h.handleChanges)
 	v1.GET("/sync/keys", h.handleKeys)
 	v1.GET("/sync/digest", h.handleDigest)
 	v1.GET("/roster", h.handleRoster)
+	v1.GET("/roster/:id", h.handleEntry)
 	v1.GET("/conflicts", h.handleConflicts)
 	v1.GET("/conflicts/:id", h.handleConflict)
 	v1.POST("/conflicts/:id/resolve", h.handleResolve)
+	v1.GET("/links", h.handleLinks)
+	v1.GET("/links/:id", h.handleLink)
+	v1.POST("/links/:id/confirm", h.handleConfirmLink)
+	v1.POST("/links/:id/reject", h.handleRejectLink)
+	v1.GET("/stats", h.handleStats)
 	return e
 }
 
@@ -190,6 +207,10 @@ func ParseRosterQuery(c echo.Context, today schema.Date) (RosterQuery, string, e
 			errs.Add("as_of", "must be a date YYYY-MM-DD")
 		}
 		q.AsOf = d
+	}
+	q.Sort = c.QueryParam("sort")
+	if q.Sort != "" && !slices.Contains(RosterSorts, strings.TrimPrefix(q.Sort, "-")) {
+		errs.Add("sort", "must be one of "+strings.Join(RosterSorts, ", ")+", or one of them after - for the reverse order")
 	}
 	format := c.QueryParam("format")
 	if !slices.Contains([]string{"", "json", "csv"}, format) {

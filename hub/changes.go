@@ -131,10 +131,12 @@ func annotate(txn *memdb.Txn, jws string) (wire.Annotation, error) {
 		return wire.Annotation{}, err
 	}
 	e := raw.(*entry)
-	return wire.Annotation{Conflict: e.Conflict, WinningRev: e.Winner.Rev}, nil
+	links, err := linksOf(txn, e.ID)
+	return wire.Annotation{Conflict: e.Conflict, WinningRev: e.Winner.Rev, Links: links}, err
 }
 
-// KeysDocument lists every enrolled program's public keys, signed by the hub.
+// KeysDocument lists every enrolled program's public keys with their windows (revoked
+// and expired ones too, so what they signed before still verifies), signed by the hub.
 func (h *Hub) KeysDocument() (string, error) {
 	doc := wire.KeysDocument{IssuedAt: h.now().UTC(), Programs: []wire.ProgramKeys{}}
 	it, err := h.db.Txn(false).Get(tablePrograms, indexID)
@@ -145,7 +147,7 @@ func (h *Hub) KeysDocument() (string, error) {
 		p := raw.(*programState)
 		pk := wire.ProgramKeys{Code: p.Code, Keys: []wire.PublishedKey{}}
 		for _, k := range p.Keys {
-			pk.Keys = append(pk.Keys, wire.PublishedKey{Kid: k.Kid, JWK: k.JWK, AddedAt: k.AddedAt})
+			pk.Keys = append(pk.Keys, wire.PublishedKey{Kid: k.Kid, JWK: k.JWK, AddedAt: k.AddedAt, Window: k.Window})
 		}
 		doc.Programs = append(doc.Programs, pk)
 	}

@@ -43,7 +43,10 @@ func (h *Hub) Push(caller *auth.Claims, body []byte) (_ *wire.PushResponse, err 
 			h.noteRefusal(caller.Program, b.BatchID, err)
 		}
 	}()
-	v, err := auth.Verify(string(bytes.TrimSpace(body)), auth.TypeBatch, programKeys{h})
+	// Every key is judged at the hub's clock when the batch arrives, never at a time the
+	// batch or a record claims: a stolen key cannot backdate its way past a revocation.
+	now := h.now()
+	v, err := auth.Verify(string(bytes.TrimSpace(body)), auth.TypeBatch, programKeys{h, now})
 	if err != nil {
 		return nil, fmt.Errorf("batch: %w", err)
 	}
@@ -69,7 +72,6 @@ func (h *Hub) Push(caller *auth.Claims, body []byte) (_ *wire.PushResponse, err 
 	case b.Head != 0 && b.Head < b.SeqTo:
 		return nil, fmt.Errorf("%w: head %d is before seq_to %d; head is the node's last sequence number when it signed the batch", ErrBadBatch, b.Head, b.SeqTo)
 	}
-	now := h.now()
 	if skew := now.Sub(b.IssuedAt); skew > wire.MaxClockSkew || skew < -wire.MaxClockSkew {
 		return nil, fmt.Errorf("%w: issued %s, hub time %s (allowed %s); check the node's clock",
 			ErrClockSkew, b.IssuedAt.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), wire.MaxClockSkew)
@@ -135,6 +137,9 @@ func (h *Hub) apply(program string, b *wire.Batch, revs []*revision, results []w
 			if !stores(out) {
 				continue
 			}
+			if err := relinkTxn(txn, rv.RecordID); err != nil { // cross-program links (links.go)
+				return err
+			}
 			entry, err := json.Marshal(logEntry{ReceivedAt: rv.ReceivedAt, JWS: b.Records[i]})
 			if err != nil {
 				return err
@@ -173,19 +178,26 @@ func (h *Hub) apply(program string, b *wire.Batch, revs []*revision, results []w
 // whose body breaks the hub's rules is returned as differ: the hub's configuration, not
 // the record, may be what is wrong.
 func (h *Hub) checkRecord(def *schema.Program, jws string, received time.Time) (rv *revision, res wire.Result, differ error) {
-	if len(jws) > wire.MaxRecordBytes {
-		// Name the record if its payload can be read at all, so the node's operator
-		// knows which one to fix.
+	// name names the record if its payload can be read at all, so the node's operator
+	// knows which one it is; the names are the record's claim, not verified.
+	name := func() {
 		if payload, _, err := auth.UnverifiedPayload(jws); err == nil {
 			var rec schema.Record
 			if json.Unmarshal(payload, &rec) == nil {
 				res.Seq, res.ID, res.Rev = rec.Seq, rec.ID, rec.Rev
 			}
 		}
+	}
+	if len(jws) > wire.MaxRecordBytes {
+		name()
 		return nil, reject(res, fmt.Sprintf("record is %d bytes; at most %d", len(jws), wire.MaxRecordBytes)), nil
 	}
-	v, err := auth.Verify(jws, auth.TypeRecord, programKeys{h})
+	// The record's key must be valid when the hub receives it (not at its issued_at).
+	v, err := auth.Verify(jws, auth.TypeRecord, programKeys{h, received})
 	if err != nil {
+		if errors.Is(err, auth.ErrKeyRevoked) || errors.Is(err, auth.ErrKeyNotValid) {
+			name() // an enrolled key out of its window: say which record needs signing anew
+		}
 		return nil, reject(res, "signature: "+err.Error()), nil
 	}
 	var rec schema.Record

@@ -21,11 +21,14 @@ var (
 	ErrNotEnrolled    = errors.New("program is not enrolled")
 )
 
-// Enrollment asks the hub to accept a program's public key.
+// Enrollment asks the hub to accept a program's public key, valid from NotBefore
+// (default: now) until NotAfter (default: no end).
 type Enrollment struct {
-	Code string          `json:"code"`
-	Name string          `json:"name"`
-	JWK  json.RawMessage `json:"jwk"`
+	Code      string          `json:"code"`
+	Name      string          `json:"name"`
+	JWK       json.RawMessage `json:"jwk"`
+	NotBefore *time.Time      `json:"not_before,omitempty"`
+	NotAfter  *time.Time      `json:"not_after,omitempty"`
 }
 
 // ProgramView is an enrolled program as GET /v1/programs shows it.
@@ -37,11 +40,19 @@ type ProgramView struct {
 	Sync       ProgramSync `json:"sync"`
 }
 
-// KeyView is an enrolled public key.
+// KeyView is an enrolled public key and its lifecycle: its window (not_before,
+// not_after, revoked_at), its state at the hub's clock (pending, valid, expired,
+// revoked), and how it came (enrollment, admin, rotation from rotated_from).
 type KeyView struct {
 	Kid     string          `json:"kid"`
 	JWK     jose.JSONWebKey `json:"jwk"`
 	AddedAt time.Time       `json:"added_at"`
+	auth.Window
+	State        string `json:"state"`
+	RevokeReason string `json:"revoke_reason,omitempty"`
+	RevokedBy    string `json:"revoked_by,omitempty"`
+	Source       string `json:"source,omitempty"`
+	RotatedFrom  string `json:"rotated_from,omitempty"`
 }
 
 // ProgramSync is a program's sync position as the hub sees it.
@@ -86,9 +97,11 @@ const pullSaveEvery = time.Minute
 // maxErrorDetail bounds the detail a program's last error keeps.
 const maxErrorDetail = 2000
 
-// Enroll registers a program (which must have a definition) and a public key for it. A
-// key already enrolled for the program changes nothing; created says whether the program
-// is new.
+// Enroll registers a program (which must have a definition) and a public key for it,
+// valid from req.NotBefore (default now) to req.NotAfter (default no end). A key already
+// enrolled for the program changes nothing (a revoked one, or one asked for with
+// another window, is refused with ErrKeyConflict); created says whether the program is
+// new.
 func (h *Hub) Enroll(req Enrollment) (view *ProgramView, created bool, err error) {
 	var errs schema.ValidationError
 	def, ok := h.catalog.Get(req.Code)
@@ -97,21 +110,9 @@ func (h *Hub) Enroll(req Enrollment) (view *ProgramView, created bool, err error
 	} else if !ok {
 		errs.Add("code", fmt.Sprintf("%v: %q (known: %v; add one with --programs)", ErrUnknownProgram, req.Code, h.catalog.Codes()))
 	}
-	var jwk jose.JSONWebKey
-	if len(req.JWK) == 0 {
-		errs.Add("jwk", "is required: the program's public Ed25519 JWK")
-	} else if jwk, err = auth.ParsePublicJWK(req.JWK); err != nil {
-		errs.Add("jwk", err.Error())
-	} else if auth.HasPrivatePart(req.JWK) {
-		// A private key sent over the network is compromised: refuse it so the program
-		// makes a new one, rather than quietly keeping its public half.
-		errs.Add("jwk", "holds a private key; send only the public JWK (alliancehub enroll strips it), and generate a new key: this one has left its machine")
-	}
-	if jwk.KeyID != "" && jwk.KeyID == h.key.KeyID() {
-		// The hub never authors records, and a node holding the hub's key could mint
-		// tokens the hub takes as its own (admin).
-		errs.Add("jwk", "is the hub's own key; a program needs a key of its own (alliancehub keygen)")
-	}
+	jwk := h.parseProgramJWK(&errs, "jwk", req.JWK)
+	now := h.now().UTC()
+	win := newWindow(&errs, req.NotBefore, req.NotAfter, now)
 	if len(req.Name) > 200 {
 		errs.Add("name", "at most 200 characters")
 	}
@@ -127,10 +128,6 @@ func (h *Hub) Enroll(req Enrollment) (view *ProgramView, created bool, err error
 	defer h.writeMu.Unlock()
 	txn := h.db.Txn(true)
 	defer txn.Abort()
-	if raw, _ := txn.First(tableKeys, indexID, jwk.KeyID); raw != nil && raw.(*enrolledKey).Program != req.Code {
-		return nil, false, fmt.Errorf("%w: %s belongs to %s", ErrKeyInUse, jwk.KeyID, raw.(*enrolledKey).Program)
-	}
-	now := h.now().UTC()
 	var p programState
 	if raw, _ := txn.First(tablePrograms, indexID, req.Code); raw != nil {
 		p = *raw.(*programState)
@@ -142,20 +139,13 @@ func (h *Hub) Enroll(req Enrollment) (view *ProgramView, created bool, err error
 	if req.Name != "" {
 		p.Name = req.Name
 	}
-	known := false
-	for _, k := range p.Keys {
-		known = known || k.Kid == jwk.KeyID
-	}
-	if !known {
-		p.Keys = append(p.Keys, enrolledKey{Kid: jwk.KeyID, Program: req.Code, JWK: jwk, AddedAt: now})
-	}
-	if err := h.saveProgram(&p); err != nil {
+	k := enrolledKey{Kid: jwk.KeyID, Program: req.Code, JWK: jwk, AddedAt: now, Window: win, Source: sourceEnrollment}
+	if _, err := addKeyTxn(txn, &p, k, req.NotBefore != nil || req.NotAfter != nil); err != nil {
 		return nil, false, err
 	}
-	if err := insertProgramTxn(txn, &p); err != nil {
+	if err := h.commitProgram(txn, &p); err != nil {
 		return nil, false, err
 	}
-	txn.Commit()
 	v := h.view(&p)
 	return &v, created, nil
 }
@@ -183,15 +173,16 @@ func (h *Hub) Programs() []ProgramView {
 }
 
 func (h *Hub) view(p *programState) ProgramView {
+	now := h.now()
 	v := ProgramView{Code: p.Code, Name: p.Name, EnrolledAt: p.EnrolledAt, Keys: []KeyView{},
 		Sync: ProgramSync{Checkpoint: p.Checkpoint, LastPushAt: p.LastPushAt, LastBatchID: p.LastBatchID,
-			Head: p.Head, LastError: p.LastError, LastPullAt: p.LastPullAt, StaleSince: p.staleSince(h.now())}}
+			Head: p.Head, LastError: p.LastError, LastPullAt: p.LastPullAt, StaleSince: p.staleSince(now)}}
 	if p.Head > 0 {
 		lag := p.Head - min(p.Head, p.Checkpoint) // a re-sent old batch has a head below the checkpoint
 		v.Sync.Lag = &lag
 	}
 	for _, k := range p.Keys {
-		v.Keys = append(v.Keys, KeyView{Kid: k.Kid, JWK: k.JWK, AddedAt: k.AddedAt})
+		v.Keys = append(v.Keys, k.view(now))
 	}
 	if it, err := h.db.Txn(false).Get(tableRecords, indexProgram, p.Code); err == nil {
 		for raw := it.Next(); raw != nil; raw = it.Next() {
@@ -290,17 +281,26 @@ func (h *Hub) updateProgram(code string, fn func(*programState) (persist bool)) 
 	return nil
 }
 
-// programKeys looks up enrolled program keys by kid: the keys that sign records and
-// batches and may mint program tokens.
-type programKeys struct{ h *Hub }
+// programKeys looks up enrolled program keys by kid for signatures received at at: the
+// keys that sign records, batches and rotations and may mint program tokens. A key
+// outside its window or revoked at at is refused, with the reason and its times.
+type programKeys struct {
+	h  *Hub
+	at time.Time
+}
 
 func (k programKeys) LookupKey(kid string) (ed25519.PublicKey, error) {
-	if ek := k.h.enrolledKey(kid); ek != nil {
-		if pub, ok := ek.JWK.Key.(ed25519.PublicKey); ok {
-			return pub, nil
-		}
+	ek := k.h.enrolledKey(kid)
+	if ek == nil {
+		return nil, fmt.Errorf("%w: %q is not an enrolled program key", auth.ErrUnknownKey, kid)
 	}
-	return nil, fmt.Errorf("%w: %q is not an enrolled program key", auth.ErrUnknownKey, kid)
+	if err := ek.usableAt(k.at); err != nil {
+		return nil, err
+	}
+	if pub, ok := ek.JWK.Key.(ed25519.PublicKey); ok {
+		return pub, nil
+	}
+	return nil, fmt.Errorf("%w: %q is not an Ed25519 key", auth.ErrUnknownKey, kid)
 }
 
 func (h *Hub) enrolledKey(kid string) *enrolledKey {
@@ -311,8 +311,8 @@ func (h *Hub) enrolledKey(kid string) *enrolledKey {
 	return raw.(*enrolledKey)
 }
 
-// tokenKeys accepts the hub's own key and enrolled program keys.
-type tokenKeys struct{ h *Hub }
+// tokenKeys accepts the hub's own key and enrolled program keys valid at at.
+type tokenKeys programKeys
 
 func (k tokenKeys) LookupKey(kid string) (ed25519.PublicKey, error) {
 	if kid == k.h.key.KeyID() {
@@ -322,9 +322,11 @@ func (k tokenKeys) LookupKey(kid string) (ed25519.PublicKey, error) {
 }
 
 // verifyToken accepts tokens signed by the hub's key (any role) and, for role program
-// only, by an enrolled key of that same program (CONTRACT.md, Tokens).
+// only, by an enrolled key of that same program that is valid now (CONTRACT.md,
+// Tokens): a revoked or expired key's tokens are refused, naming the key and the time.
 func (h *Hub) verifyToken(raw string) (*auth.Claims, error) {
-	c, kid, err := auth.VerifyToken(raw, tokenKeys{h}, h.now())
+	now := h.now()
+	c, kid, err := auth.VerifyToken(raw, tokenKeys{h, now}, now)
 	if err != nil {
 		return nil, err
 	}

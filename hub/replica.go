@@ -78,9 +78,10 @@ func (r *Replica) Pulled(at time.Time, hubHead uint64) {
 }
 
 // Verify checks every change of a page against the hub's keys document: each record's
-// signature by an enrolled key, the key's program owning the record, the record's
-// content hash, and sequence numbers after the replica's and increasing. It answers the
-// first failure, naming the change.
+// signature by an enrolled key that the hub accepted when it received the record (its
+// received_at inside the key's window and not after its revocation), the key's program
+// owning the record, the record's content hash, and sequence numbers after the
+// replica's and increasing. It answers the first failure, naming the change.
 func (r *Replica) Verify(keys *wire.KeysDocument, changes []wire.Change) error {
 	if err := inOrder(r.Info().AppliedSeq, changes); err != nil {
 		return err
@@ -91,6 +92,7 @@ func (r *Replica) Verify(keys *wire.KeysDocument, changes []wire.Change) error {
 // verifyChanges checks the records of changes, in any order (Verify).
 func verifyChanges(keys *wire.KeysDocument, changes []wire.Change) error {
 	owner := map[string]string{}
+	window := map[string]auth.Window{}
 	set := auth.KeySet{}
 	for _, p := range keys.Programs {
 		for _, k := range p.Keys {
@@ -100,12 +102,20 @@ func verifyChanges(keys *wire.KeysDocument, changes []wire.Change) error {
 			}
 			set[k.Kid] = pub
 			owner[k.Kid] = p.Code
+			window[k.Kid] = k.Window
 		}
 	}
 	for _, c := range changes {
 		v, err := auth.Verify(c.Record, auth.TypeRecord, set)
 		if err != nil {
 			return fmt.Errorf("%w: change %d: %v", ErrUnverified, c.Seq, err)
+		}
+		// The hub takes a key's signatures only inside its window, judged when it
+		// receives them; a record it says it received outside that window is not one the
+		// hub accepted (docs/PROTOCOL.md 8a).
+		if err := window[v.KeyID].Check(c.ReceivedAt); err != nil {
+			return fmt.Errorf("%w: change %d: received at %s, when key %s of %s was not accepted: %v",
+				ErrUnverified, c.Seq, c.ReceivedAt.UTC().Format(time.RFC3339Nano), v.KeyID, owner[v.KeyID], err)
 		}
 		var rec schema.Record
 		if err := json.Unmarshal(v.Payload, &rec); err != nil {

@@ -24,6 +24,7 @@ type RosterQuery struct {
 	Q        string      // text in a participant's name
 	AsOf     schema.Date // standing as of this day
 	Limit    int         // 0: no limit (exports)
+	Sort     string      // one of RosterSorts, or "-" and one; "" is id
 	Token    string
 }
 
@@ -49,29 +50,94 @@ var errBadPageToken = errors.New("page_token is not one this server issued")
 // Roster answers a roster query in id order. Each item carries its national categories,
 // its standing as of the query's date, its conflict state and its provenance.
 func (h *rosterView) Roster(q RosterQuery) (*RosterPage, error) {
-	after := ""
-	if q.Token != "" {
-		b, err := base64.RawURLEncoding.DecodeString(q.Token)
-		if err != nil {
-			return nil, errBadPageToken
-		}
-		after = string(b)
+	after, err := decodeToken(q.Token)
+	if err != nil {
+		return nil, err
 	}
 	page := &RosterPage{Items: []wire.RosterItem{}}
 	if h.info != nil {
 		page.Replica = h.info()
 	}
-	err := h.eachRosterItem(q, func(item wire.RosterItem) {
+	key, desc := sortKey(q.Sort)
+	cursor := func(it wire.RosterItem) string { return key(it) + "\x00" + it.ID }
+	past := func(it wire.RosterItem) bool {
+		if after == "" {
+			return true
+		}
+		if desc {
+			return cursor(it) < after
+		}
+		return cursor(it) > after
+	}
+	add := func(it wire.RosterItem) {
 		page.Total++
 		switch {
-		case item.ID <= after:
+		case !past(it):
 		case q.Limit == 0 || len(page.Items) < q.Limit:
-			page.Items = append(page.Items, item)
+			page.Items = append(page.Items, it)
 		case page.NextPageToken == "":
-			page.NextPageToken = base64.RawURLEncoding.EncodeToString([]byte(page.Items[len(page.Items)-1].ID))
+			page.NextPageToken = base64.RawURLEncoding.EncodeToString([]byte(cursor(page.Items[len(page.Items)-1])))
 		}
-	})
+	}
+	if q.Sort == "" || q.Sort == "id" {
+		return page, h.eachRosterItem(q, add) // already in id order
+	}
+	all, err := h.sorted(q)
+	for _, it := range all {
+		add(it)
+	}
 	return page, err
+}
+
+// sorted collects every item matching q in q.Sort's order.
+func (h *rosterView) sorted(q RosterQuery) ([]wire.RosterItem, error) {
+	var all []wire.RosterItem
+	err := h.eachRosterItem(q, func(it wire.RosterItem) { all = append(all, it) })
+	key, desc := sortKey(q.Sort)
+	slices.SortStableFunc(all, func(a, b wire.RosterItem) int {
+		c := strings.Compare(key(a)+"\x00"+a.ID, key(b)+"\x00"+b.ID)
+		if desc {
+			return -c
+		}
+		return c
+	})
+	return all, err
+}
+
+// RosterSorts are the orders GET /v1/roster can answer in (sort=NAME, or -NAME for the
+// reverse); ties are broken by id, so paging is stable.
+var RosterSorts = []string{"id", "program", "participant", "signed_on", "expires_on"}
+
+// sortKey is the text an order compares items by, and whether it is reversed.
+func sortKey(sort string) (func(wire.RosterItem) string, bool) {
+	desc := strings.HasPrefix(sort, "-")
+	switch strings.TrimPrefix(sort, "-") {
+	case "program":
+		return func(it wire.RosterItem) string { return it.Program }, desc
+	case "participant":
+		return func(it wire.RosterItem) string {
+			if len(it.Participants) == 0 {
+				return ""
+			}
+			return strings.ToLower(it.Participants[0].Name)
+		}, desc
+	case "signed_on":
+		return func(it wire.RosterItem) string { return it.SignedOn.String() }, desc
+	case "expires_on":
+		return func(it wire.RosterItem) string { return it.ExpiresOn.String() }, desc
+	}
+	return func(wire.RosterItem) string { return "" }, desc
+}
+
+func decodeToken(token string) (string, error) {
+	if token == "" {
+		return "", nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil {
+		return "", errBadPageToken
+	}
+	return string(b), nil
 }
 
 // eachRosterItem calls fn for every roster entry matching q, in id order, from one
@@ -135,6 +201,10 @@ func (h *rosterView) rosterItem(txn *memdb.Txn, e *entry, asOf schema.Date) (wir
 		comp = wire.Compliance{NextReportDue: c.NextReportDue, OverdueReports: c.OverdueReports, MeetingsLast12Months: c.MeetingsLast12Months}
 		eligible = c.AmbassadorEligible
 	}
+	links, err := linksOf(txn, a.ID) // related records in other programs (links.go)
+	if err != nil {
+		return wire.RosterItem{}, err
+	}
 	return wire.RosterItem{
 		Alliance:           a,
 		NationalCategories: cats,
@@ -142,10 +212,13 @@ func (h *rosterView) rosterItem(txn *memdb.Txn, e *entry, asOf schema.Date) (wir
 		AmbassadorEligible: eligible,
 		Compliance:         comp,
 		Conflict:           e.Conflict,
+		Links:              links,
 		Provenance: wire.Provenance{
 			Kid:        e.Winner.Kid,
 			SignedAt:   e.Winner.SignedAt,
 			ReceivedAt: e.Winner.ReceivedAt,
+			// set when the signing key has since been revoked (hub/keys.go)
+			KeyRevokedAt: keyRevokedAt(txn, e.Winner.Kid),
 		},
 	}, nil
 }
@@ -180,12 +253,22 @@ func (h *rosterView) WriteRosterCSV(w io.Writer, q RosterQuery) error {
 		return err
 	}
 	var werr error
-	err := h.eachRosterItem(q, func(it wire.RosterItem) {
+	write := func(it wire.RosterItem) {
 		if werr != nil {
 			return
 		}
 		werr = cw.Write(rosterRow(it))
-	})
+	}
+	var err error
+	if q.Sort == "" || q.Sort == "id" {
+		err = h.eachRosterItem(q, write) // streamed, row by row
+	} else {
+		var all []wire.RosterItem
+		all, err = h.sorted(q)
+		for _, it := range all {
+			write(it)
+		}
+	}
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,6 @@ import (
 	"github.com/alliancehub/alliancehub/hub/wire"
 	"github.com/alliancehub/alliancehub/internal/journal"
 	"github.com/alliancehub/alliancehub/schema"
-	"github.com/go-jose/go-jose/v4"
 	"github.com/hashicorp/go-memdb"
 )
 
@@ -54,13 +53,7 @@ type programState struct {
 	pullSaved  time.Time  // the LastPullAt noteContact last wrote to the journal
 }
 
-// enrolledKey is a program's public key.
-type enrolledKey struct {
-	Kid     string          `json:"kid"`
-	Program string          `json:"program"`
-	JWK     jose.JSONWebKey `json:"jwk"`
-	AddedAt time.Time       `json:"added_at"`
-}
+// enrolledKey (a program's public key and its lifecycle) is in keys.go.
 
 // revision is one stored signed revision of a record.
 type revision struct {
@@ -141,6 +134,23 @@ func dbSchema() *memdb.DBSchema {
 			// conflict serves the conflict queue: the records with competing branches
 			indexConflict: {Name: indexConflict, Indexer: &memdb.BoolFieldIndex{Field: "Conflict"}},
 		}},
+		tableLinks: {Name: tableLinks, Indexes: map[string]*memdb.IndexSchema{
+			indexID: id("ID"), // GET /v1/links in id order, and one link by id
+			// record serves a record's links (roster items, the change feed) and relinking
+			indexRecord: {Name: indexRecord, Indexer: &memdb.StringSliceFieldIndex{Field: "RecordIDs"}},
+			// state serves GET /v1/links?state=
+			indexState: {Name: indexState, Indexer: &memdb.StringFieldIndex{Field: "State"}},
+		}},
+		tableLinkNames: {Name: tableLinkNames, Indexes: map[string]*memdb.IndexSchema{
+			indexID: id("ID"), // a linkable Alliance's name keys, by record id
+			// key serves the matcher: the Alliances a participant name may match
+			indexKey: {Name: indexKey, Indexer: &memdb.StringSliceFieldIndex{Field: "Keys"}},
+		}},
+		tableLinkDecisions: {Name: tableLinkDecisions, Indexes: map[string]*memdb.IndexSchema{
+			indexID: id("ID"), // DCSP's decision on a link, by link id
+			// record serves relinking: the decided links a record keeps
+			indexRecord: {Name: indexRecord, Indexer: &memdb.StringSliceFieldIndex{Field: "RecordIDs"}},
+		}},
 	}}
 }
 
@@ -164,6 +174,9 @@ func (h *Hub) load() error {
 		if err := loadAcks(tx, txn); err != nil {
 			return err
 		}
+		if err := loadLinkDecisions(tx, txn); err != nil {
+			return err
+		}
 		return tx.Scan(0, func(seq uint64, v []byte) error {
 			var le logEntry
 			if err := json.Unmarshal(v, &le); err != nil {
@@ -180,6 +193,9 @@ func (h *Hub) load() error {
 		})
 	})
 	if err != nil {
+		return err
+	}
+	if err := relinkAllTxn(txn); err != nil { // links are derived: computed once, after the replay
 		return err
 	}
 	txn.Commit()

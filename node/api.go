@@ -64,8 +64,10 @@ func (n *Node) routes() http.Handler {
 	v1.GET("/calendar", n.handleCalendar)
 	v1.POST("/import", n.handleImport)
 	v1.POST("/sync", n.handleSync)
+	v1.POST("/keys/rotate", n.handleRotateKey)
 	v1.GET("/sync/status", n.handleSyncStatus)
 	v1.GET("/roster", n.handleRoster)
+	v1.GET("/roster/:id", n.handleEntry)
 	v1.GET("/conflicts", n.handleConflicts)
 	v1.POST("/alliances/:id/resolve", n.handleResolve)
 	return e
@@ -74,7 +76,8 @@ func (n *Node) routes() http.Handler {
 // verifyToken accepts tokens signed by the node's own key. A program token must be for
 // this node's program.
 func (n *Node) verifyToken(raw string) (*auth.Claims, error) {
-	c, _, err := auth.VerifyToken(raw, auth.KeySet{n.key.KeyID(): n.key.PublicKey()}, n.now())
+	now := n.now()
+	c, _, err := auth.VerifyToken(raw, n.key.tokenKeys(now), now) // its key, and earlier ones until their end (keys.go)
 	if err != nil {
 		return nil, err
 	}

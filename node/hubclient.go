@@ -143,7 +143,7 @@ func (h *HTTPHub) call(ctx context.Context, method, path, token string, body io.
 	if err != nil {
 		return fmt.Errorf("reading the hub's answer to %s: %w", path, err)
 	}
-	if resp.StatusCode != http.StatusOK {
+	if resp.StatusCode/100 != 2 { // 200, or 201 for a key the hub enrolled
 		return hubError(resp, raw)
 	}
 	if b, ok := out.(*[]byte); ok {
@@ -160,9 +160,16 @@ func hubError(resp *http.Response, body []byte) *HubError {
 	e := &HubError{Status: resp.StatusCode, Detail: http.StatusText(resp.StatusCode)}
 	var p struct {
 		Detail string `json:"detail"`
+		Errors []struct {
+			Field   string `json:"field"`
+			Message string `json:"message"`
+		} `json:"errors"`
 	}
 	if json.Unmarshal(body, &p) == nil && p.Detail != "" {
 		e.Detail = p.Detail
+		for _, f := range p.Errors { // a validation answer names its fields
+			e.Detail += fmt.Sprintf("; %s: %s", f.Field, f.Message)
+		}
 	}
 	if ra := resp.Header.Get("Retry-After"); ra != "" {
 		if secs, err := strconv.Atoi(ra); err == nil && secs >= 0 {

@@ -25,6 +25,11 @@ import (
 type Config struct {
 	Program *schema.Program // the program this node is the system of record for
 	Key     *auth.Key       // signs records, batches and the node's own tokens
+	// KeyFile is the file the key lives in. When set, the node reads its key from it
+	// (Key may be nil; a rotation may have replaced the key Key holds), and a key
+	// rotation (POST /v1/keys/rotate, keys.go) writes the new key there. Empty: the node
+	// cannot rotate.
+	KeyFile string
 	DataDir string
 	HubURL  string    // base URL of the hub, e.g. https://hub.example.gov
 	Hub     HubClient // optional; defaults to an HTTP client of HubURL
@@ -80,7 +85,7 @@ func (e *ConfigError) Error() string {
 // Node is a running program node.
 type Node struct {
 	program       *schema.Program
-	key           *auth.Key
+	key           *keyring // the key it signs with now, and earlier ones (keys.go)
 	journal       *journal.Store
 	db            *memdb.MemDB
 	hub           HubClient
@@ -112,7 +117,7 @@ type Node struct {
 
 // New opens the node's store, rebuilds its state and prepares its API. Close releases it.
 func New(cfg Config) (*Node, error) {
-	if cfg.Program == nil || cfg.Key == nil || cfg.DataDir == "" {
+	if cfg.Program == nil || (cfg.Key == nil && cfg.KeyFile == "") || cfg.DataDir == "" {
 		return nil, errors.New("node: program, key and data directory are required")
 	}
 	if cfg.Hub == nil && cfg.HubURL == "" {
@@ -122,9 +127,13 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	key, err := newKeyring(&cfg)
+	if err != nil {
+		return nil, err
+	}
 	n := &Node{
 		program: cfg.Program,
-		key:     cfg.Key,
+		key:     key,
 		hub:     cfg.Hub,
 		retry:   cfg.Retry.withDefaults(),
 		syncAt:  at,
@@ -191,6 +200,9 @@ func New(cfg Config) (*Node, error) {
 	err = load(n.journal, n.db)
 	if err == nil {
 		err = n.loadReplica()
+	}
+	if err == nil {
+		err = n.loadKeys()
 	}
 	if err != nil {
 		n.journal.Close()

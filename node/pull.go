@@ -82,6 +82,9 @@ func (n *Node) loadReplica() error {
 	if info.PulledAt != nil {
 		rep.Pulled(*info.PulledAt, info.HubHeadSeq)
 	}
+	if err := n.restoreKeys(rep); err != nil {
+		return err
+	}
 	n.replica.Store(rep)
 	return nil
 }
@@ -188,6 +191,9 @@ func (n *Node) fetchKeys(ctx context.Context, r *retrier) (*wire.KeysDocument, e
 	if err := json.Unmarshal(v.Payload, &keys); err != nil {
 		return nil, fmt.Errorf("%w: keys document: %v", errBadAnswer, err)
 	}
+	if err := n.keepKeys(doc, &keys); err != nil {
+		return nil, err
+	}
 	return &keys, nil
 }
 
@@ -271,12 +277,23 @@ func (n *Node) hubToken() string {
 	return token
 }
 
+// handleEntry serves GET /v1/roster/{id} from the replica.
+func (n *Node) handleEntry(c echo.Context) error {
+	if n.replica.Load().Info().PulledAt == nil {
+		return errNoReplica
+	}
+	return n.replica.Load().ServeEntry(c, schema.DateOf(n.now().In(n.program.Location())))
+}
+
+// errNoReplica answers a roster read before the first pull.
+var errNoReplica = edge.Errorf(http.StatusServiceUnavailable, "no-replica",
+	"this node has not pulled the national roster from the hub yet; run a sync (POST /v1/sync)")
+
 // handleRoster serves GET /v1/roster from the replica: the national roster as of the
 // last pull, with the hub's filters, and the replica's freshness on each page.
 func (n *Node) handleRoster(c echo.Context) error {
 	if n.replica.Load().Info().PulledAt == nil {
-		return edge.Errorf(http.StatusServiceUnavailable, "no-replica",
-			"this node has not pulled the national roster from the hub yet; run a sync (POST /v1/sync)")
+		return errNoReplica
 	}
 	return n.replica.Load().ServeRoster(c, schema.DateOf(n.now().In(n.program.Location())))
 }

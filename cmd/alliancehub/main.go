@@ -32,6 +32,8 @@ var commands = []command{
 	{"enroll", "register a program and its public key with the hub (admin)", runEnroll},
 	{"token", "mint a bearer token signed by a key", runToken},
 	{"sync", "make a node sync with the hub now and print the outcome counts", runSync},
+	{"rotate-key", "make a node replace its key, announced to the hub with the old one", runRotateKey},
+	{"revoke-key", "revoke a program's key at the hub (admin)", runRevokeKey},
 	{"import", "create Alliances on a node from a CSV file", runImport},
 	{"roster", "query the national roster", runRoster},
 }
@@ -91,7 +93,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Commands:")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Every flag may also be set as ALLIANCEHUB_<FLAG> (upper case, - as _).")

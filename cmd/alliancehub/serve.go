@@ -115,7 +115,7 @@ func runNode(ctx context.Context, args []string, _, stderr io.Writer) error {
 			return usageError("--hub-jwk: %v", err)
 		}
 	}
-	n, err := node.New(node.Config{Program: def, Key: key, DataDir: *data, HubURL: *hubURL, SyncAt: *syncAt,
+	n, err := node.New(node.Config{Program: def, Key: key, KeyFile: *keyFile, DataDir: *data, HubURL: *hubURL, SyncAt: *syncAt,
 		SyncEvery: *syncEvery, NoCatchUp: !*catchUp, HubJWK: hubKey, Catalog: catalog,
 		BatchRecords: *batchRecords, BatchBytes: *batchBytes, Log: newLogger(stderr)})
 	var ce *node.ConfigError

@@ -148,8 +148,9 @@ type Change struct {
 // Annotation is the hub's view of a change's record when the page was read. It is
 // advisory: a reader that reconciles the revisions it pulls reaches the same state.
 type Annotation struct {
-	Conflict   bool   `json:"conflict"`    // the record has competing branches
-	WinningRev string `json:"winning_rev"` // the revision the roster shows
+	Conflict   bool   `json:"conflict"`        // the record has competing branches
+	WinningRev string `json:"winning_rev"`     // the revision the roster shows
+	Links      []Link `json:"links,omitempty"` // the record's links to records of other programs
 }
 
 // ChangesPage is one page of the change feed. LastSeq is the since of the next page: the
@@ -176,11 +177,44 @@ type ProgramKeys struct {
 	Keys []PublishedKey `json:"keys"`
 }
 
-// PublishedKey is one enrolled public key.
+// PublishedKey is one enrolled public key and when the hub accepts its signatures
+// (not_before, not_after, revoked_at; auth.Window). A reader accepts a pulled record
+// signed by the key only if the change's received_at falls inside that window: the hub
+// accepted it then. Revoked and expired keys stay listed, so what they signed before
+// still verifies.
 type PublishedKey struct {
 	Kid     string          `json:"kid"`
 	JWK     jose.JSONWebKey `json:"jwk"`
 	AddedAt time.Time       `json:"added_at"`
+	auth.Window
+}
+
+// RotationGrace is how long a program's old key stays valid after a rotation that names
+// no retire_old_at: long enough for batches signed before the rotation, and a node's
+// outbox, to land.
+const RotationGrace = 7 * 24 * time.Hour
+
+// MaxRotationBody bounds a rotation announcement (POST /v1/programs/{code}/keys).
+const MaxRotationBody = 64 << 10
+
+// Rotation is the payload of a key rotation announcement (typ auth.TypeRotation), signed
+// by a key the hub accepts for Program now: the program's next public key, and when the
+// signing key should stop counting (empty: RotationGrace after the hub enrolls the new
+// key).
+type Rotation struct {
+	Program     string          `json:"program"`
+	JWK         json.RawMessage `json:"jwk"`
+	IssuedAt    time.Time       `json:"issued_at"`
+	RetireOldAt *time.Time      `json:"retire_old_at,omitempty"`
+}
+
+// SignRotation signs a rotation announcement.
+func SignRotation(s auth.Signer, r *Rotation) (string, error) {
+	payload, err := json.Marshal(r)
+	if err != nil {
+		return "", fmt.Errorf("encode rotation: %w", err)
+	}
+	return s.Sign(payload, auth.TypeRotation)
 }
 
 // SignKeys signs a keys document.
@@ -274,6 +308,7 @@ type RosterItem struct {
 	AmbassadorEligible bool            `json:"ambassador_eligible"`
 	Compliance         Compliance      `json:"compliance"`
 	Conflict           bool            `json:"conflict"`
+	Links              []Link          `json:"links"` // related records in other programs; never null
 	Provenance         Provenance      `json:"provenance"`
 }
 
@@ -292,4 +327,56 @@ type Provenance struct {
 	Kid        string    `json:"kid"`
 	SignedAt   time.Time `json:"signed_at"`
 	ReceivedAt time.Time `json:"received_at"`
+	// KeyRevokedAt is set when the signing key has been revoked (effective then): the
+	// revision was received before that and stays, flagged.
+	KeyRevokedAt *time.Time `json:"key_revoked_at,omitempty"`
+}
+
+// LinkState is where DCSP's review of a link stands.
+type LinkState string
+
+// Link states (docs/PROTOCOL.md, section 10, Links).
+const (
+	LinkProposed  LinkState = "proposed"  // found by the matcher, not reviewed yet
+	LinkConfirmed LinkState = "confirmed" // DCSP says both records are one Alliance
+	LinkRejected  LinkState = "rejected"  // DCSP says they are not; never counted as one
+)
+
+// Link relates two records of different programs that record the same Alliance (a
+// federal Alliance co-signed by a State Plan): some participant names match and the
+// terms overlap. Discrepancies name the fields the two records disagree on.
+type Link struct {
+	ID      string       `json:"id"`
+	State   LinkState    `json:"state"`
+	Records []LinkRecord `json:"records"` // the two records, in id order
+	// Matched are the pairs of participant names that matched, each by record id.
+	Matched       []map[string]string `json:"matched"`
+	Discrepancies []Discrepancy       `json:"discrepancies"`
+	Decision      *LinkDecision       `json:"decision,omitempty"`
+}
+
+// LinkRecord is one linked record: its id, program and the revision compared.
+type LinkRecord struct {
+	ID      string `json:"id"`
+	Program string `json:"program"`
+	Rev     string `json:"rev"`
+}
+
+// Discrepancy is one field two linked records disagree on: its value in each, by record
+// id, and for dates how many days apart they are.
+type Discrepancy struct {
+	Field   string            `json:"field"`
+	Values  map[string]string `json:"values"`
+	Days    int               `json:"days,omitempty"`
+	Message string            `json:"message"`
+}
+
+// LinkDecision is DCSP's review of a link: who decided what, when, with a note, and the
+// revisions of the two records it was made on.
+type LinkDecision struct {
+	State LinkState         `json:"state"`
+	By    string            `json:"by"`
+	At    time.Time         `json:"at"`
+	Note  string            `json:"note,omitempty"`
+	Revs  map[string]string `json:"revs"`
 }
