@@ -38,8 +38,11 @@ type RevisionView struct {
 	ReceivedAt time.Time   `json:"received_at"`
 	HubSeq     uint64      `json:"hub_seq"`
 	Resolves   []string    `json:"resolves,omitempty"`
-	Leaf       bool        `json:"leaf"`   // the latest of its branch
-	Winner     bool        `json:"winner"` // the revision the roster shows
+	// KeyRevokedAt is set when the signing key was revoked (after the hub accepted this
+	// revision): the revision stays, flagged.
+	KeyRevokedAt *time.Time `json:"key_revoked_at,omitempty"`
+	Leaf         bool       `json:"leaf"`   // the latest of its branch
+	Winner       bool       `json:"winner"` // the revision the roster shows
 }
 
 // ReportRef names one of the Alliance's reports and the revision the roster counts.
@@ -84,7 +87,7 @@ func (h *rosterView) Entry(id string, asOf schema.Date) (*RosterEntry, error) {
 	for _, r := range revs {
 		out.Revisions = append(out.Revisions, RevisionView{Rev: r.Rev, PrevRev: r.Prev, Kind: r.Kind, Kid: r.Kid,
 			SignedAt: r.SignedAt, ReceivedAt: r.ReceivedAt, HubSeq: r.HubSeq, Resolves: r.Resolves,
-			Leaf: leaf[r.Rev], Winner: r.Rev == e.Winner.Rev})
+			KeyRevokedAt: keyRevokedAt(txn, r.Kid), Leaf: leaf[r.Rev], Winner: r.Rev == e.Winner.Rev})
 	}
 	// Newest first: by generation, then arrival.
 	slices.SortFunc(out.Revisions, func(a, b RevisionView) int {

@@ -156,7 +156,7 @@ func (d *demo) start(ctx context.Context, lns []net.Listener, stdout io.Writer) 
 		if err := admin.do(ctx, http.MethodPost, "/v1/programs", map[string]any{"code": code, "jwk": key.PublicJWK()}, nil); err != nil {
 			return fmt.Errorf("enroll %s: %w", code, err)
 		}
-		n, err := node.New(node.Config{Program: def, Key: key, DataDir: dir, HubURL: hubURL, HubJWK: hubJWK,
+		n, err := node.New(node.Config{Program: def, Key: key, KeyFile: filepath.Join(dir, "key.jwk"), DataDir: dir, HubURL: hubURL, HubJWK: hubJWK,
 			Catalog: catalog, NoCatchUp: true, Log: d.log}) // the demo syncs each node itself
 		if err != nil {
 			return err
