@@ -18,6 +18,7 @@ const (
 	TypeRecord = "alliancehub-record+jws"
 	TypeBatch  = "alliancehub-batch+jws"
 	TypeKeys   = "alliancehub-keys+jws"
+	TypeNote   = "alliancehub-note+jws" // the hub's own annotations in its change feed
 	// TypeRotation is a program's announcement of its next key, signed by a key the
 	// hub currently accepts for that program.
 	TypeRotation = "alliancehub-rotation+jws"

@@ -97,17 +97,18 @@ func (h *Hub) Changes(ctx context.Context, since uint64, limit int, wait time.Du
 			if err := json.Unmarshal(v, &le); err != nil {
 				return fmt.Errorf("journal entry %d: %w", seq, err)
 			}
-			if len(page.Changes) > 0 && size+len(le.JWS) > wire.MaxChangesBytes {
+			if len(page.Changes) > 0 && size+len(le.JWS)+len(le.Note) > wire.MaxChangesBytes {
 				return journal.ErrStop
 			}
-			c := wire.Change{Seq: seq, ReceivedAt: le.ReceivedAt, Record: le.JWS}
-			c.Hub, err = annotate(txn, le.JWS)
-			if err != nil {
-				return fmt.Errorf("journal entry %d: %w", seq, err)
+			c := wire.Change{Seq: seq, ReceivedAt: le.ReceivedAt, Record: le.JWS, Note: le.Note}
+			if le.JWS != "" {
+				if c.Hub, err = annotate(txn, le.JWS); err != nil {
+					return fmt.Errorf("journal entry %d: %w", seq, err)
+				}
 			}
 			page.Changes = append(page.Changes, c)
 			page.LastSeq = seq
-			size += len(le.JWS)
+			size += len(le.JWS) + len(le.Note)
 			return nil
 		})
 	})

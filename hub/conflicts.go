@@ -21,9 +21,6 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// Journal bucket of DCSP's acknowledgements of conflicts.
-const bucketAcks = "conflict_acks"
-
 // ErrNotConflicted is a conflict asked for by the id of a record that has none.
 var ErrNotConflicted = errors.New("no open conflict for this record")
 
@@ -238,17 +235,13 @@ func (h *Hub) Acknowledge(id, by, note string) (*Conflict, error) {
 		ack.Leaves = append(ack.Leaves, l.Rev)
 	}
 	slices.Sort(ack.Leaves)
-	raw, err := json.Marshal(ack)
-	if err != nil {
-		return nil, err
-	}
-	if err := h.journal.Update(func(tx *journal.Tx) error { return tx.Put(bucketAcks, id, raw) }); err != nil {
-		return nil, err
-	}
 	txn := h.db.Txn(true)
 	defer txn.Abort()
-	if err := txn.Insert(tableAcks, ack); err != nil {
-		return nil, err
+	err = h.journal.Update(func(tx *journal.Tx) error {
+		return h.appendNote(tx, txn, &hubNote{Kind: noteConflictAck, Ack: ack})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("acknowledge %s: %w", id, err)
 	}
 	txn.Commit()
 	c.Acknowledged = ack
@@ -265,17 +258,6 @@ func (h *rosterView) AllianceAt(id, rev string) (*schema.Alliance, error) {
 		return nil, fmt.Errorf("%w: no Alliance revision %s of %s", ErrNotConflicted, rev, id)
 	}
 	return raw.(*revision).Alliance, nil
-}
-
-// loadAcks reads DCSP's acknowledgements at start.
-func loadAcks(tx *journal.Tx, txn *memdb.Txn) error {
-	return tx.ForEach(bucketAcks, func(id string, v []byte) error {
-		var a Ack
-		if err := json.Unmarshal(v, &a); err != nil {
-			return fmt.Errorf("acknowledgement of %s: %w", id, err)
-		}
-		return txn.Insert(tableAcks, &a)
-	})
 }
 
 // Conflict queue page sizes.

@@ -87,15 +87,18 @@ func TestConflictQueue(t *testing.T) {
 	syncNode(t, mi)
 	var local struct {
 		Items []struct {
-			ID       string `json:"id"`
-			LocalRev string `json:"local_rev"`
-			Leaves   []struct {
+			ID           string   `json:"id"`
+			LocalRev     string   `json:"local_rev"`
+			Acknowledged *hub.Ack `json:"acknowledged"`
+			Leaves       []struct {
 				Rev string `json:"rev"`
 			} `json:"leaves"`
 		} `json:"items"`
 	}
 	hubtest.GetJSON(t, mi.URL+"/v1/conflicts", mi.Token, &local)
-	if len(local.Items) != 1 || local.Items[0].LocalRev != detroit.Rev || len(local.Items[0].Leaves) != 2 {
+	// DCSP's acknowledgement reached the node with the feed, as a note the hub signed.
+	if len(local.Items) != 1 || local.Items[0].LocalRev != detroit.Rev || len(local.Items[0].Leaves) != 2 ||
+		local.Items[0].Acknowledged == nil || local.Items[0].Acknowledged.Note == "" {
 		t.Fatalf("node's conflicts = %+v", local)
 	}
 	resolveURL := mi.URL + "/v1/alliances/" + a.ID + "/resolve"

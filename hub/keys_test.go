@@ -688,7 +688,7 @@ func TestReplicaKeyWindow(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = rep.Verify(doc, []wire.Change{{Seq: 1, ReceivedAt: tc.received, Record: rec}})
+		err = rep.Verify(doc, auth.KeySet{}, []wire.Change{{Seq: 1, ReceivedAt: tc.received, Record: rec}})
 		if tc.ok != (err == nil) || (err != nil && !errors.Is(err, hub.ErrUnverified)) {
 			t.Errorf("received at %s: %v, want ok %v", tc.received, err, tc.ok)
 		}

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -38,9 +37,6 @@ const (
 	indexKey   = "key"
 	indexState = "state"
 )
-
-// Journal bucket of DCSP's decisions on links, by link id.
-const bucketLinkDecisions = "link_decisions"
 
 // ErrUnknownLink is a link id the hub does not show.
 var ErrUnknownLink = errors.New("no such link")
@@ -373,18 +369,6 @@ func linksOf(txn *memdb.Txn, id string) ([]wire.Link, error) {
 	return out, nil
 }
 
-// loadLinkDecisions reads DCSP's decisions on links at start, before links are
-// computed.
-func loadLinkDecisions(tx *journal.Tx, txn *memdb.Txn) error {
-	return tx.ForEach(bucketLinkDecisions, func(id string, v []byte) error {
-		var d linkDecision
-		if err := json.Unmarshal(v, &d); err != nil {
-			return fmt.Errorf("link decision %s: %w", id, err)
-		}
-		return txn.Insert(tableLinkDecisions, &d)
-	})
-}
-
 // LinkQuery filters the links.
 type LinkQuery struct {
 	State   wire.LinkState // "": every state
@@ -482,18 +466,15 @@ func (h *Hub) DecideLink(id string, state wire.LinkState, by, note string) (*wir
 		State: state, By: by, At: h.now().UTC(), Note: note,
 		Revs: map[string]string{l.Records[0].ID: l.Records[0].Rev, l.Records[1].ID: l.Records[1].Rev},
 	}}
-	enc, err := json.Marshal(d)
-	if err != nil {
-		return nil, err
-	}
-	// The journal first: a decision the hub answered for survives a crash.
-	if err := h.journal.Update(func(tx *journal.Tx) error { return tx.Put(bucketLinkDecisions, id, enc) }); err != nil {
-		return nil, fmt.Errorf("decide link %s: %w", id, err)
-	}
+	// The journal first, with the note that carries the decision to the nodes: a
+	// decision the hub answered for survives a crash.
 	txn := h.db.Txn(true)
 	defer txn.Abort()
-	if err := txn.Insert(tableLinkDecisions, d); err != nil {
-		return nil, err
+	err = h.journal.Update(func(tx *journal.Tx) error {
+		return h.appendNote(tx, txn, &hubNote{Kind: noteLinkDecision, LinkDecision: d})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("decide link %s: %w", id, err)
 	}
 	dec := d.LinkDecision
 	l.State, l.Decision = state, &dec

@@ -82,15 +82,16 @@ func (r *Replica) Pulled(at time.Time, hubHead uint64) {
 // received_at inside the key's window and not after its revocation), the key's program
 // owning the record, the record's content hash, and sequence numbers after the
 // replica's and increasing. It answers the first failure, naming the change.
-func (r *Replica) Verify(keys *wire.KeysDocument, changes []wire.Change) error {
+func (r *Replica) Verify(keys *wire.KeysDocument, hubKey auth.KeyLookup, changes []wire.Change) error {
 	if err := inOrder(r.Info().AppliedSeq, changes); err != nil {
 		return err
 	}
-	return verifyChanges(keys, changes)
+	return verifyChanges(keys, hubKey, changes)
 }
 
-// verifyChanges checks the records of changes, in any order (Verify).
-func verifyChanges(keys *wire.KeysDocument, changes []wire.Change) error {
+// verifyChanges checks changes, in any order (Verify): records against the keys
+// document, the hub's notes against the hub's key.
+func verifyChanges(keys *wire.KeysDocument, hubKey auth.KeyLookup, changes []wire.Change) error {
 	owner := map[string]string{}
 	window := map[string]auth.Window{}
 	set := auth.KeySet{}
@@ -106,6 +107,23 @@ func verifyChanges(keys *wire.KeysDocument, changes []wire.Change) error {
 		}
 	}
 	for _, c := range changes {
+		if c.Note != "" {
+			if c.Record != "" {
+				return fmt.Errorf("%w: change %d holds both a record and a note", ErrUnverified, c.Seq)
+			}
+			v, err := auth.Verify(c.Note, auth.TypeNote, hubKey)
+			if err != nil {
+				return fmt.Errorf("%w: change %d (a hub note): %v", ErrUnverified, c.Seq, err)
+			}
+			var n hubNote
+			if err := json.Unmarshal(v.Payload, &n); err != nil {
+				return fmt.Errorf("%w: change %d (a hub note): %v", ErrUnverified, c.Seq, err)
+			}
+			if n.Kind != noteLinkDecision && n.Kind != noteConflictAck {
+				return fmt.Errorf("change %d: a hub note of kind %q; upgrade this node", c.Seq, n.Kind)
+			}
+			continue
+		}
 		v, err := auth.Verify(c.Record, auth.TypeRecord, set)
 		if err != nil {
 			return fmt.Errorf("%w: change %d: %v", ErrUnverified, c.Seq, err)
@@ -140,8 +158,8 @@ func verifyChanges(keys *wire.KeysDocument, changes []wire.Change) error {
 // Repair reconciles changes the incremental feed missed (found by the digest backstop),
 // in any order, after checking them as Verify does. The replica's applied sequence
 // number does not move.
-func (r *Replica) Repair(keys *wire.KeysDocument, changes []wire.Change) error {
-	if err := verifyChanges(keys, changes); err != nil {
+func (r *Replica) Repair(keys *wire.KeysDocument, hubKey auth.KeyLookup, changes []wire.Change) error {
+	if err := verifyChanges(keys, hubKey, changes); err != nil {
 		return err
 	}
 	return r.apply(changes, false)
@@ -165,12 +183,38 @@ func (r *Replica) apply(changes []wire.Change, advance bool) error {
 		}
 	}
 	for _, c := range changes {
+		if c.Note != "" {
+			n, err := decodeNote(c.Note)
+			if err == nil {
+				err = applyNoteTxn(txn, n, true)
+			}
+			if err != nil {
+				return fmt.Errorf("change %d: %w", c.Seq, err)
+			}
+			continue
+		}
 		rv, err := decodeStored(logEntry{ReceivedAt: c.ReceivedAt, JWS: c.Record}, c.Seq)
 		if err != nil {
 			return fmt.Errorf("change %d: %w", c.Seq, err)
 		}
-		if _, err := applyTxn(txn, rv); err != nil {
+		out, err := applyTxn(txn, rv)
+		if err != nil {
 			return fmt.Errorf("change %d: %w", c.Seq, err)
+		}
+		// The programs the replica holds records of (the matcher looks among them).
+		if raw, err := txn.First(tablePrograms, indexID, rv.Program); err != nil {
+			return err
+		} else if raw == nil {
+			if err := txn.Insert(tablePrograms, &programState{Code: rv.Program}); err != nil {
+				return err
+			}
+		}
+		if stores(out) {
+			// Cross-program links, computed as the hub computes them (links.go), with
+			// DCSP's decisions from the hub's notes.
+			if err := relinkTxn(txn, rv.RecordID); err != nil {
+				return fmt.Errorf("change %d: %w", c.Seq, err)
+			}
 		}
 	}
 	if !advance {

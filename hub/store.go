@@ -96,7 +96,8 @@ func (e *entry) onRoster() bool { return e.Kind == schema.KindAlliance && e.Winn
 // logEntry is one accepted revision in the hub's journal: the signed bytes as received.
 type logEntry struct {
 	ReceivedAt time.Time `json:"received_at"`
-	JWS        string    `json:"jws"`
+	JWS        string    `json:"jws,omitempty"`  // a program's signed record
+	Note       string    `json:"note,omitempty"` // or the hub's own signed note (notes.go)
 }
 
 func dbSchema() *memdb.DBSchema {
@@ -171,16 +172,20 @@ func (h *Hub) load() error {
 		if err != nil {
 			return err
 		}
-		if err := loadAcks(tx, txn); err != nil {
-			return err
-		}
-		if err := loadLinkDecisions(tx, txn); err != nil {
-			return err
-		}
 		return tx.Scan(0, func(seq uint64, v []byte) error {
 			var le logEntry
 			if err := json.Unmarshal(v, &le); err != nil {
 				return fmt.Errorf("journal entry %d: %w", seq, err)
+			}
+			if le.Note != "" {
+				n, err := decodeNote(le.Note)
+				if err == nil {
+					err = applyNoteTxn(txn, n, false)
+				}
+				if err != nil {
+					return fmt.Errorf("journal entry %d: %w", seq, err)
+				}
+				return setHead(txn, seq)
 			}
 			rv, err := decodeStored(le, seq)
 			if err != nil {

@@ -299,7 +299,7 @@ func (n *Node) fetchInto(ctx context.Context, r *retrier, seqs []uint64, b *Back
 		}
 		changes = append(changes, page.Changes[0])
 	}
-	if err := n.replica.Load().Repair(keys, changes); err != nil {
+	if err := n.replica.Load().Repair(keys, n.hubKeySet(), changes); err != nil {
 		return err
 	}
 	if err := n.keepChanges(changes); err != nil {

@@ -121,14 +121,14 @@ func (n *Node) pull(ctx context.Context, r *retrier, res *wire.SyncResult) error
 		if len(page.Changes) > 0 && page.LastSeq != page.Changes[len(page.Changes)-1].Seq {
 			return fmt.Errorf("%w: page ends at %d but says last_seq %d", errBadAnswer, page.Changes[len(page.Changes)-1].Seq, page.LastSeq)
 		}
-		err = n.replica.Load().Verify(keys, page.Changes)
+		err = n.replica.Load().Verify(keys, n.hubKeySet(), page.Changes)
 		if errors.Is(err, hub.ErrUnverified) && !refreshed {
 			// A program enrolled, or a key added, after the document was read.
 			refreshed = true
 			if keys, err = n.fetchKeys(ctx, r); err != nil {
 				return err
 			}
-			err = n.replica.Load().Verify(keys, page.Changes)
+			err = n.replica.Load().Verify(keys, n.hubKeySet(), page.Changes)
 		}
 		if err != nil {
 			return fmt.Errorf("pulling from the hub: %w; nothing of this page was kept, and the next run asks again", err)
@@ -231,6 +231,12 @@ func (n *Node) pinHubKey(ctx context.Context, r *retrier) error {
 	n.hubKey = &jwk
 	n.log.Warn("pinned the hub's key on first contact; pass --hub-jwk to pin it explicitly", "kid", jwk.KeyID)
 	return nil
+}
+
+// hubKeySet is the trusted hub key, for its signed notes in the change feed.
+func (n *Node) hubKeySet() auth.KeySet {
+	pub, _ := n.hubKey.Key.(ed25519.PublicKey)
+	return auth.KeySet{n.hubKey.KeyID: pub}
 }
 
 // parseHubJWK reads the hub's public key as a JWK, or as a JWK Set holding exactly one

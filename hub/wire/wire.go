@@ -139,10 +139,14 @@ const (
 // Change is one revision the hub accepted, in the order it accepted them: the record
 // exactly as its program signed it, plus what the hub knows of the record now.
 type Change struct {
-	Seq        uint64     `json:"seq"` // the hub's sequence number: strictly increasing, never reused
-	ReceivedAt time.Time  `json:"received_at"`
-	Record     string     `json:"record"` // compact JWS of a schema.Record, signed by its program
-	Hub        Annotation `json:"hub"`
+	Seq        uint64    `json:"seq"` // the hub's sequence number: strictly increasing, never reused
+	ReceivedAt time.Time `json:"received_at"`
+	Record     string    `json:"record,omitempty"` // compact JWS of a schema.Record, signed by its program
+	// Note, instead of Record: an annotation the hub itself made (DCSP's decision on a
+	// link, its acknowledgement of a conflict), a compact JWS signed by the hub's key
+	// (typ alliancehub-note+jws).
+	Note string     `json:"note,omitempty"`
+	Hub  Annotation `json:"hub"`
 }
 
 // Annotation is the hub's view of a change's record when the page was read. It is
