@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/alliancehub/alliancehub/auth"
+	"github.com/alliancehub/alliancehub/hub"
 	"github.com/alliancehub/alliancehub/hub/hubtest"
 	"github.com/alliancehub/alliancehub/hub/wire"
 	"github.com/alliancehub/alliancehub/schema"
@@ -542,7 +543,21 @@ func TestPushIdempotentAndConflict(t *testing.T) {
 	if r.Items[0].Rev != want {
 		t.Errorf("winner = %s, want the higher hash %s", r.Items[0].Rev, want)
 	}
+	// Every outcome is counted for the program, durably: replays and stale revisions are
+	// visible, though they change nothing.
+	outcomes := func() map[wire.Outcome]uint64 {
+		var page struct{ Items []hub.ProgramView }
+		hubtest.GetJSON(t, h.URL+"/v1/programs", h.Token(t, auth.RoleAnalyst, ""), &page)
+		return page.Items[0].Sync.Outcomes
+	}
+	wantOutcomes := map[wire.Outcome]uint64{wire.Accepted: 2, wire.Duplicate: 4, wire.Stale: 0, wire.Conflict: 1, wire.Rejected: 0}
+	if got := outcomes(); !cmp.Equal(got, wantOutcomes) {
+		t.Errorf("outcomes = %v, want %v", got, wantOutcomes)
+	}
 	h.Restart(t)
+	if got := outcomes(); !cmp.Equal(got, wantOutcomes) {
+		t.Errorf("outcomes after restart = %v, want %v", got, wantOutcomes)
+	}
 	if got := roster(t, h, ""); got.Items[0].Rev != want || !got.Items[0].Conflict {
 		t.Errorf("after restart: %+v, want winner %s still conflicted", got.Items[0], want)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -152,6 +153,13 @@ func (h *Hub) apply(program string, b *wire.Batch, revs []*revision, results []w
 			}
 		}
 		p.Checkpoint = max(p.Checkpoint, b.SeqTo)
+		p.Outcomes = maps.Clone(p.Outcomes) // the stored state is shared: copy before counting
+		if p.Outcomes == nil {
+			p.Outcomes = map[wire.Outcome]uint64{}
+		}
+		for _, r := range results {
+			p.Outcomes[r.Outcome]++
+		}
 		p.LastPushAt = &received
 		p.LastBatchID = b.BatchID
 		p.Head = b.Head

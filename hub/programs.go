@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
 	"github.com/alliancehub/alliancehub/auth"
+	"github.com/alliancehub/alliancehub/hub/wire"
 	"github.com/alliancehub/alliancehub/internal/journal"
 	"github.com/alliancehub/alliancehub/schema"
 	"github.com/go-jose/go-jose/v4"
@@ -73,6 +75,9 @@ type ProgramSync struct {
 	// StaleSince is set when the hub has seen neither a push nor a pull from the
 	// program for StaleAfter: the moment that ran out.
 	StaleSince *time.Time `json:"stale_since,omitempty"`
+	// Outcomes counts the records the program has pushed, by outcome (accepted,
+	// duplicate, stale, conflict, rejected), since it enrolled.
+	Outcomes map[wire.Outcome]uint64 `json:"outcomes"`
 }
 
 // PushError is a push the hub refused, as it answered it.
@@ -176,7 +181,9 @@ func (h *Hub) view(p *programState) ProgramView {
 	now := h.now()
 	v := ProgramView{Code: p.Code, Name: p.Name, EnrolledAt: p.EnrolledAt, Keys: []KeyView{},
 		Sync: ProgramSync{Checkpoint: p.Checkpoint, LastPushAt: p.LastPushAt, LastBatchID: p.LastBatchID,
-			Head: p.Head, LastError: p.LastError, LastPullAt: p.LastPullAt, StaleSince: p.staleSince(now)}}
+			Head: p.Head, LastError: p.LastError, LastPullAt: p.LastPullAt, StaleSince: p.staleSince(now),
+			Outcomes: map[wire.Outcome]uint64{wire.Accepted: 0, wire.Duplicate: 0, wire.Stale: 0, wire.Conflict: 0, wire.Rejected: 0}}}
+	maps.Copy(v.Sync.Outcomes, p.Outcomes)
 	if p.Head > 0 {
 		lag := p.Head - min(p.Head, p.Checkpoint) // a re-sent old batch has a head below the checkpoint
 		v.Sync.Lag = &lag

@@ -51,6 +51,9 @@ type programState struct {
 	// within pullSaveEvery (noteContact).
 	LastPullAt *time.Time `json:"last_pull_at,omitempty"`
 	pullSaved  time.Time  // the LastPullAt noteContact last wrote to the journal
+	// Outcomes counts every record the program pushed, by outcome, since enrollment:
+	// stale and replayed (duplicate) revisions are counted, never applied over newer ones.
+	Outcomes map[wire.Outcome]uint64 `json:"outcomes,omitempty"`
 }
 
 // enrolledKey (a program's public key and its lifecycle) is in keys.go.
