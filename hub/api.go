@@ -60,6 +60,7 @@ func (h *Hub) routes() http.Handler {
 	v1.GET("/sync/digest", h.handleDigest)
 	v1.GET("/roster", h.handleRoster)
 	v1.GET("/roster/:id", h.handleEntry)
+	v1.GET("/roster/:id/bundle", h.handleBundle)
 	v1.GET("/conflicts", h.handleConflicts)
 	v1.GET("/conflicts/:id", h.handleConflict)
 	v1.POST("/conflicts/:id/resolve", h.handleResolve)

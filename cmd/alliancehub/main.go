@@ -36,6 +36,7 @@ var commands = []command{
 	{"revoke-key", "revoke a program's key at the hub (admin)", runRevokeKey},
 	{"import", "create Alliances on a node from a CSV file", runImport},
 	{"roster", "query the national roster", runRoster},
+	{"verify", "verify an exported bundle or a signed record offline and say who signed it", runVerify},
 }
 
 // errUsage marks a command-line mistake: exit status 2.

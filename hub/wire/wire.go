@@ -303,6 +303,17 @@ func DigestRanges(revs []RevisionRef) []RangeDigest {
 	return out
 }
 
+// Bundle is an export of signed records that anyone can verify offline (alliancehub
+// verify): the records as their programs signed them, the hub's signed keys document,
+// and the hub's public key that signed it.
+type Bundle struct {
+	Kind       string          `json:"kind"` // "alliancehub-bundle"
+	ExportedAt time.Time       `json:"exported_at"`
+	HubJWK     jose.JSONWebKey `json:"hub_jwk"`
+	Keys       string          `json:"keys"` // compact JWS of a KeysDocument
+	Changes    []Change        `json:"changes"`
+}
+
 // RosterItem is one Alliance in the national roster: the record as its program signed it
 // plus what the hub derives and knows of it.
 type RosterItem struct {
