@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/alliancehub/alliancehub/auth"
+	hubui "github.com/alliancehub/alliancehub/hub/ui"
 	"github.com/alliancehub/alliancehub/hub/wire"
 	"github.com/alliancehub/alliancehub/internal/edge"
 	"github.com/alliancehub/alliancehub/schema"
@@ -43,6 +44,9 @@ var errorRules = []edge.Rule{
 
 func (h *Hub) routes() http.Handler {
 	e := edge.New(h.log, errorRules)
+	e.Use(h.metrics.Middleware())
+	e.GET("/metrics", h.metrics.Handler())         // no token (CONTRACT.md)
+	e.GET("/openapi.json", hubOpenAPI().Handler()) // no token (CONTRACT.md); openapi.go
 	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
 	e.GET("/readyz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ready"}) })
 	e.GET("/.well-known/jwks.json", func(c echo.Context) error {
@@ -69,6 +73,12 @@ func (h *Hub) routes() http.Handler {
 	v1.POST("/links/:id/confirm", h.handleConfirmLink)
 	v1.POST("/links/:id/reject", h.handleRejectLink)
 	v1.GET("/stats", h.handleStats)
+
+	// The web UI (issue 8): pages under /ui/ that call this API in-process with the
+	// signed-in user's token, so each role may do there what it may do here.
+	hubJWK := h.key.PublicJWK()
+	hubui.Mount(e, hubui.Config{API: e, Verify: h.verifyToken, Catalog: h.catalog, Log: h.log, Now: h.now,
+		VerifyBundle: func(b *wire.Bundle) error { _, _, err := VerifyBundle(b, &hubJWK); return err }})
 	return e
 }
 
@@ -111,15 +121,18 @@ func (h *Hub) handlePush(c echo.Context) error {
 			c.Response().Header().Set("Retry-After", strconv.Itoa(int(le.RetryAfter/time.Second)))
 			h.log.Info("push refused: too many in flight", "program", caller.Program, "limit", le.Limit, "max", le.Max)
 		}
+		h.metrics.push(err)
 		return err
 	}
 	defer release()
 	body, err := edge.ReadBody(c, wire.MediaTypeJOSE, wire.MaxPushBody)
 	if err != nil {
 		h.noteRefusal(caller.Program, "", err)
+		h.metrics.push(err)
 		return err
 	}
 	resp, err := h.Push(caller, body)
+	h.metrics.push(err)
 	release() // before the answer: a node that has it may push its next batch at once
 	if err != nil {
 		return err
@@ -234,4 +247,22 @@ func ParseRosterQuery(c echo.Context, today schema.Date) (RosterQuery, string, e
 		return q, "", p
 	}
 	return q, format, nil
+}
+
+// Routes lists the method and path of every route the hub serves ("GET /v1/roster",
+// echo's path syntax), sorted, for tests that must cover each one. The catch-all routes
+// echo adds so a group's middleware runs on unknown paths are left out.
+func (h *Hub) Routes() []string {
+	e, ok := h.handler.(*echo.Echo)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, r := range e.Routes() {
+		if r.Method != echo.RouteNotFound {
+			out = append(out, r.Method+" "+r.Path)
+		}
+	}
+	slices.Sort(out)
+	return out
 }

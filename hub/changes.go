@@ -218,6 +218,7 @@ func (h *Hub) handleChanges(c echo.Context) error {
 		}
 		return err
 	}
+	h.metrics.pulled(len(page.Changes))
 	if committed {
 		return json.NewEncoder(res).Encode(page)
 	}

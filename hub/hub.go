@@ -46,6 +46,8 @@ type Hub struct {
 	writeMu sync.Mutex // one writer: journal order is memdb order
 
 	pushes *pushLimiter // pushes in flight, in all and per program
+
+	metrics *hubMetrics // GET /metrics (metrics.go)
 }
 
 // New opens the hub's store, rebuilds the roster from it and prepares the API.
@@ -84,6 +86,7 @@ func New(cfg Config) (*Hub, error) {
 		h.journal.Close()
 		return nil, fmt.Errorf("hub: load %s: %w", cfg.DataDir, err)
 	}
+	h.metrics = newHubMetrics(h, cfg.DataDir)
 	h.handler = h.routes()
 	return h, nil
 }
@@ -91,9 +94,12 @@ func New(cfg Config) (*Hub, error) {
 // Handler is the hub's HTTP API.
 func (h *Hub) Handler() http.Handler { return h.handler }
 
-// Run serves the API on ln until ctx ends and returns once the server has stopped.
+// Run serves the API on ln, and backups on the data directory's socket, until ctx ends
+// and returns once the server has stopped.
 func (h *Hub) Run(ctx context.Context, ln net.Listener) error {
 	h.log.Info("serving", "addr", ln.Addr().String())
+	stopBackups := h.journal.ServeBackups(h.log) // alliancehub backup, while the hub runs
+	defer stopBackups()
 	return edge.Serve(ctx, ln, h.handler, h.log)
 }
 

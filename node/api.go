@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/alliancehub/alliancehub/auth"
+	"github.com/alliancehub/alliancehub/hub"
 	"github.com/alliancehub/alliancehub/internal/edge"
+	nodeui "github.com/alliancehub/alliancehub/node/ui"
 	"github.com/alliancehub/alliancehub/schema"
 	"github.com/labstack/echo/v4"
 )
@@ -26,6 +28,8 @@ var errorRules = []edge.Rule{
 	{Err: ErrDeleted, Status: http.StatusGone, Slug: "deleted"},
 	{Err: ErrNotDraft, Status: http.StatusConflict, Slug: "not-a-draft"},
 	{Err: ErrNoReport, Status: http.StatusNotFound, Slug: "not-found"},
+	// GET /v1/roster/{id} for an id the replica does not hold (it answered 500).
+	{Err: hub.ErrNotOnRoster, Status: http.StatusNotFound, Slug: "not-found"},
 	// CSV import refusals (docs/CSV.md): the file is refused whole, nothing written.
 	{Err: ErrImportTooLarge, Status: http.StatusRequestEntityTooLarge, Slug: "too-large"},
 	{Err: ErrCSVEmpty, Status: http.StatusUnprocessableEntity, Slug: "csv-empty"},
@@ -40,6 +44,9 @@ var errorRules = []edge.Rule{
 
 func (n *Node) routes() http.Handler {
 	e := edge.New(n.log, errorRules)
+	e.Use(n.metrics.Middleware())
+	e.GET("/metrics", n.metrics.Handler())          // no token (CONTRACT.md)
+	e.GET("/openapi.json", nodeOpenAPI().Handler()) // no token (CONTRACT.md); openapi.go
 	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
 	e.GET("/readyz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ready"}) })
 	e.GET("/.well-known/jwks.json", func(c echo.Context) error {
@@ -70,6 +77,10 @@ func (n *Node) routes() http.Handler {
 	v1.GET("/roster/:id", n.handleEntry)
 	v1.GET("/conflicts", n.handleConflicts)
 	v1.POST("/alliances/:id/resolve", n.handleResolve)
+
+	// The web UI (issue 8): pages under /ui/ that call this API in-process with the
+	// signed-in user's token, so each role may do there what it may do here.
+	nodeui.Mount(e, nodeui.Config{API: e, Verify: n.verifyToken, Program: n.program, Catalog: n.catalog, Log: n.log, Now: n.now})
 	return e
 }
 
@@ -444,4 +455,22 @@ func (n *Node) handleSyncStatus(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, st)
+}
+
+// Routes lists the method and path of every route the node serves ("GET /v1/roster",
+// echo's path syntax), sorted, for tests that must cover each one. The catch-all routes
+// echo adds so a group's middleware runs on unknown paths are left out.
+func (n *Node) Routes() []string {
+	e, ok := n.handler.(*echo.Echo)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, r := range e.Routes() {
+		if r.Method != echo.RouteNotFound {
+			out = append(out, r.Method+" "+r.Path)
+		}
+	}
+	slices.Sort(out)
+	return out
 }

@@ -113,6 +113,8 @@ type Node struct {
 
 	statusMu sync.Mutex
 	nextRun  time.Time
+
+	metrics *nodeMetrics // GET /metrics (metrics.go)
 }
 
 // New opens the node's store, rebuilds its state and prepares its API. Close releases it.
@@ -208,6 +210,7 @@ func New(cfg Config) (*Node, error) {
 		n.journal.Close()
 		return nil, fmt.Errorf("node: load %s: %w", cfg.DataDir, err)
 	}
+	n.metrics = newNodeMetrics(n, cfg.DataDir)
 	n.handler = n.routes()
 	return n, nil
 }
@@ -231,6 +234,8 @@ func (n *Node) Run(ctx context.Context, ln net.Listener) error {
 		n.schedule(ctx)
 	}()
 	n.log.Info("serving", "addr", ln.Addr().String())
+	stopBackups := n.journal.ServeBackups(n.log) // alliancehub backup, while the node runs
+	defer stopBackups()
 	err := edge.Serve(ctx, ln, n.handler, n.log)
 	cancel()
 	wg.Wait()

@@ -121,9 +121,7 @@ func (n *Node) syncLocked(ctx context.Context, backstop bool) (wire.SyncResult, 
 	if serr := n.saveStatus(run, rejected); serr != nil && err == nil {
 		err = serr
 	}
-	n.log.Info("sync run", "pushed", run.Result.Pushed, "accepted", run.Result.Accepted,
-		"duplicate", run.Result.Duplicate, "stale", run.Result.Stale, "conflict", run.Result.Conflict,
-		"rejected", run.Result.Rejected, "pulled", run.Result.Pulled, "error", run.Result.Error)
+	n.observeRun(run, ctx.Err() != nil) // its log line and metrics (metrics.go)
 	return run.Result, err
 }
 

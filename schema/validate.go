@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // FieldError is one failing field, named by its JSON path ("participants[0].name").
@@ -45,11 +46,17 @@ func (e *ValidationError) Err() error {
 	return e
 }
 
-// checkText adds an error when a text field is longer than max characters or holds
-// control characters.
+// checkText adds an error when a text field is longer than max characters, is not
+// UTF-8 or holds control characters. JSON cannot carry bytes that are not UTF-8 (they
+// are encoded as U+FFFD), so such text, which a CSV row or a Go caller may hold, would
+// be stored as something other than what was validated.
 func (e *ValidationError) checkText(field, s string, max int) {
 	if n := len([]rune(s)); n > max {
 		e.Add(field, fmt.Sprintf("is %d characters; at most %d", n, max))
+	}
+	if !utf8.ValidString(s) {
+		e.Add(field, "is not UTF-8 text")
+		return
 	}
 	for _, r := range s {
 		if unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r' {

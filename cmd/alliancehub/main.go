@@ -1,5 +1,6 @@
 // Command alliancehub runs the federal hub, a program's node, or a demo of both, and
-// holds the tools operators use with them: keygen, enroll, token, sync, import and roster.
+// holds the tools operators use with them: keygen, enroll, token, sync, import, roster,
+// verify, backup and restore.
 package main
 
 import (
@@ -10,7 +11,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"sort"
 	"strings"
 	"syscall"
 
@@ -37,6 +37,9 @@ var commands = []command{
 	{"import", "create Alliances on a node from a CSV file", runImport},
 	{"roster", "query the national roster", runRoster},
 	{"verify", "verify an exported bundle or a signed record offline and say who signed it", runVerify},
+	{"backup", "copy a hub's or node's store to a file, while it runs", runBackup},
+	{"restore", "put a backup into an empty data directory", runRestore},
+	{"healthcheck", "exit 0 if the server at --addr on this machine is ready (for container health checks)", runHealthcheck},
 }
 
 // errUsage marks a command-line mistake: exit status 2.
@@ -94,10 +97,12 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Commands:")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-11s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Every flag may also be set as ALLIANCEHUB_<FLAG> (upper case, - as _).")
+	fmt.Fprintln(w, "Every flag may also be set as ALLIANCEHUB_<FLAG> (upper case, - as _);")
+	fmt.Fprintln(w, "hub and node also read KEY = VALUE lines from --config FILE (ALLIANCEHUB_CONFIG).")
+	fmt.Fprintln(w, "A flag given on the command line wins, then the variable, then the file.")
 	fmt.Fprintln(w, "Run 'alliancehub <command> -h' for a command's flags.")
 }
 
@@ -106,54 +111,20 @@ func newFlags(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: alliancehub %s\n\nFlags (also ALLIANCEHUB_<FLAG>):\n", synopsis)
+		also := "also ALLIANCEHUB_<FLAG>"
+		if fs.Lookup(configFlagName) != nil {
+			also += ", or KEY = VALUE in the --config file"
+		}
+		fmt.Fprintf(stderr, "Usage: alliancehub %s\n\nFlags (%s):\n", synopsis, also)
 		fs.PrintDefaults()
 	}
 	return fs
 }
 
 // parse parses args, then fills every flag not given on the command line from its
-// ALLIANCEHUB_<FLAG> environment variable, and checks the required flags.
+// ALLIANCEHUB_<FLAG> environment variable (and, for a command with --config, from that
+// file: config.go), and checks the required flags.
 func parse(fs *flag.FlagSet, args []string, required ...string) error {
-	// The flag package prints its error and the whole usage on a mistake; print the
-	// usage only when it was asked for, and the mistake as one line (see run).
-	printUsage := fs.Usage
-	fs.Usage = func() {}
-	fs.SetOutput(io.Discard)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			printUsage()
-			return err
-		}
-		return usageError("%v", err)
-	}
-	if fs.NArg() > 0 {
-		return usageError("unexpected argument %q", fs.Arg(0))
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	var err error
-	fs.VisitAll(func(f *flag.Flag) {
-		env := "ALLIANCEHUB_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v, ok := os.LookupEnv(env); ok && !set[f.Name] && err == nil {
-			if serr := fs.Set(f.Name, v); serr != nil {
-				err = usageError("%s=%q: %v", env, v, serr)
-			}
-			set[f.Name] = true
-		}
-	})
-	if err != nil {
-		return err
-	}
-	var missing []string
-	for _, r := range required {
-		if f := fs.Lookup(r); f != nil && f.Value.String() == "" {
-			missing = append(missing, "--"+r)
-		}
-	}
-	if len(missing) > 0 {
-		sort.Strings(missing)
-		return usageError("missing %s", strings.Join(missing, ", "))
-	}
-	return nil
+	_, err := parseFlags(fs, args, required...)
+	return err
 }

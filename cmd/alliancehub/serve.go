@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/alliancehub/alliancehub/auth"
@@ -15,8 +17,9 @@ import (
 	"github.com/alliancehub/alliancehub/schema"
 )
 
+// newLogger logs JSON lines (log/slog), one object per event, for log collectors.
 func newLogger(stderr io.Writer) *slog.Logger {
-	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	return slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
 // loadServerKey reads a server's key, with a hint when the file is missing.
@@ -41,14 +44,16 @@ func loadCatalog(files string) (*schema.Catalog, error) {
 }
 
 func runHub(ctx context.Context, args []string, _, stderr io.Writer) error {
-	fs := newFlags("hub", "hub --addr ADDR --data DIR --key FILE [--programs FILE] [--max-pushes N] [--max-pushes-per-program N]", stderr)
+	fs := newFlags("hub", "hub [--config FILE] --addr ADDR --data DIR --key FILE [--programs FILE] [--max-pushes N] [--max-pushes-per-program N]", stderr)
 	addr := fs.String("addr", "127.0.0.1:8400", "address to listen on")
 	data := fs.String("data", "", "data directory (created if missing)")
 	keyFile := fs.String("key", "", "the hub's private JWK (from 'alliancehub keygen')")
 	programs := fs.String("programs", "", "extra program definitions: JSON files, comma-separated, added to FED, MI and NV")
 	maxPushes := fs.Int("max-pushes", hub.DefaultMaxPushes, "pushes the hub works on at once, all programs together; more are answered 429 with Retry-After")
 	maxPerProgram := fs.Int("max-pushes-per-program", hub.DefaultMaxPushesPerProgram, "pushes one program may have in flight at once; more are answered 429 with Retry-After")
-	if err := parse(fs, args, "addr", "data", "key"); err != nil {
+	addConfigFlag(fs)
+	src, err := parseFlags(fs, args, "addr", "data", "key")
+	if err != nil {
 		return err
 	}
 	for _, f := range []struct {
@@ -56,7 +61,7 @@ func runHub(ctx context.Context, args []string, _, stderr io.Writer) error {
 		v    int
 	}{{"max-pushes", *maxPushes}, {"max-pushes-per-program", *maxPerProgram}} {
 		if f.v < 1 {
-			return usageError("--%s %d: must be at least 1", f.name, f.v)
+			return src.badValue(f.name, strconv.Itoa(f.v), "must be at least 1")
 		}
 	}
 	key, err := loadServerKey(*keyFile)
@@ -81,7 +86,7 @@ func runHub(ctx context.Context, args []string, _, stderr io.Writer) error {
 }
 
 func runNode(ctx context.Context, args []string, _, stderr io.Writer) error {
-	fs := newFlags("node", "node --program CODE --addr ADDR --data DIR --key FILE --hub URL [--sync-at HH:MM] [--sync-every DUR] [--sync-catch-up=false] [--hub-jwk FILE] [--batch-records N] [--batch-bytes N] [--programs FILE]", stderr)
+	fs := newFlags("node", "node [--config FILE] --program CODE --addr ADDR --data DIR --key FILE --hub URL [--sync-at HH:MM] [--sync-every DUR] [--sync-catch-up=false] [--hub-jwk FILE] [--batch-records N] [--batch-bytes N] [--programs FILE]", stderr)
 	program := fs.String("program", "", "the program this node serves (FED, MI, NV, or one from --programs)")
 	addr := fs.String("addr", "127.0.0.1:8401", "address to listen on")
 	data := fs.String("data", "", "data directory (created if missing)")
@@ -94,7 +99,9 @@ func runNode(ctx context.Context, args []string, _, stderr io.Writer) error {
 	batchBytes := fs.Int("batch-bytes", 1<<20, "at most this many bytes of records in one push batch (1 to 1048576)")
 	hubJWK := fs.String("hub-jwk", "", "the hub's public JWK (its /.well-known/jwks.json key); without it the node trusts the key the hub shows on first contact and keeps it")
 	programs := fs.String("programs", "", "extra program definitions: JSON files, comma-separated, added to FED, MI and NV")
-	if err := parse(fs, args, "program", "addr", "data", "key", "hub"); err != nil {
+	addConfigFlag(fs)
+	src, err := parseFlags(fs, args, "program", "addr", "data", "key", "hub")
+	if err != nil {
 		return err
 	}
 	catalog, err := loadCatalog(*programs)
@@ -103,7 +110,7 @@ func runNode(ctx context.Context, args []string, _, stderr io.Writer) error {
 	}
 	def, ok := catalog.Get(*program)
 	if !ok {
-		return usageError("no definition for program %q (known: %v); add one with --programs", *program, catalog.Codes())
+		return src.badValue("program", strconv.Quote(*program), fmt.Sprintf("no definition for this program (known: %v); add one with --programs", catalog.Codes()))
 	}
 	key, err := loadServerKey(*keyFile)
 	if err != nil {
@@ -112,7 +119,7 @@ func runNode(ctx context.Context, args []string, _, stderr io.Writer) error {
 	var hubKey []byte
 	if *hubJWK != "" {
 		if hubKey, err = os.ReadFile(*hubJWK); err != nil {
-			return usageError("--hub-jwk: %v", err)
+			return src.badValue("hub-jwk", strconv.Quote(*hubJWK), err.Error())
 		}
 	}
 	n, err := node.New(node.Config{Program: def, Key: key, KeyFile: *keyFile, DataDir: *data, HubURL: *hubURL, SyncAt: *syncAt,
@@ -120,7 +127,7 @@ func runNode(ctx context.Context, args []string, _, stderr io.Writer) error {
 		BatchRecords: *batchRecords, BatchBytes: *batchBytes, Log: newLogger(stderr)})
 	var ce *node.ConfigError
 	if errors.As(err, &ce) {
-		return usageError("--%s %q: %s", ce.Flag, ce.Value, ce.Problem)
+		return src.badValue(ce.Flag, strconv.Quote(ce.Value), ce.Problem)
 	}
 	if err != nil {
 		return err

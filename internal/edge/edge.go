@@ -43,16 +43,24 @@ func requestLog(log *slog.Logger) echo.MiddlewareFunc {
 				c.Error(err)
 			}
 			status := c.Response().Status
-			level := slog.LevelDebug
+			level := slog.LevelInfo
 			if status >= 500 {
 				level = slog.LevelError
 			}
-			log.Log(c.Request().Context(), level, "request",
+			// One line per request. Never a header or the query: a token travels in
+			// Authorization, and only the caller's name from it is logged.
+			attrs := []any{
 				"method", c.Request().Method,
+				"route", Route(c),
 				"path", c.Request().URL.Path,
 				"status", status,
 				"duration_ms", time.Since(start).Milliseconds(),
-				"request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+				"request_id", c.Response().Header().Get(echo.HeaderXRequestID),
+			}
+			if cl := Claims(c); cl != nil {
+				attrs = append(attrs, "subject", cl.Subject, "role", string(cl.Role))
+			}
+			log.Log(c.Request().Context(), level, "request", attrs...)
 			return nil
 		}
 	}

@@ -1,0 +1,193 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/alliancehub/alliancehub/hub/wire"
+	"github.com/alliancehub/alliancehub/internal/edge"
+	"github.com/alliancehub/alliancehub/internal/journal"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// The node's Prometheus metrics (docs/PROTOCOL.md section 11, Metrics). Sync runs and
+// what they moved are counters, counted once per run; the node's position (outbox,
+// cursors, schedule, store) is read from its status when Prometheus scrapes, the same
+// numbers GET /v1/sync/status shows.
+
+// Sync run results, the label result of alliancehub_node_sync_runs_total.
+const (
+	runSuccess = "success"
+	runFailure = "failure"
+	runStopped = "stopped" // the node shut down during the run: neither (section 9)
+)
+
+type nodeMetrics struct {
+	*edge.Metrics
+	runs     *prometheus.CounterVec
+	duration prometheus.Histogram
+	pushed   *prometheus.CounterVec
+	pulled   prometheus.Counter
+}
+
+var pushOutcomes = []wire.Outcome{wire.Accepted, wire.Duplicate, wire.Stale, wire.Conflict, wire.Rejected}
+
+func newNodeMetrics(n *Node, dataDir string) *nodeMetrics {
+	m := &nodeMetrics{
+		Metrics: edge.NewMetrics(),
+		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "alliancehub_node_sync_runs_total",
+			Help: "Sync runs by result: success, failure, stopped (the node shut down during the run).",
+		}, []string{"result"}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "alliancehub_node_sync_run_duration_seconds",
+			Help: "How long a sync run took, push, pull and backstop together.",
+			// Up to the run's default 10-minute retry budget.
+			Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600},
+		}),
+		pushed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "alliancehub_node_records_pushed_total",
+			Help: "Records pushed to the hub, by the outcome the hub answered.",
+		}, []string{"outcome"}),
+		pulled: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "alliancehub_node_changes_pulled_total",
+			Help: "Changes pulled from the hub's change feed into the replica.",
+		}),
+	}
+	for _, r := range []string{runSuccess, runFailure, runStopped} {
+		m.runs.WithLabelValues(r)
+	}
+	for _, o := range pushOutcomes {
+		m.pushed.WithLabelValues(string(o))
+	}
+	info := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "alliancehub_node_info",
+		Help:        "Always 1; program is the program this node serves.",
+		ConstLabels: prometheus.Labels{"program": n.program.Code},
+	})
+	info.Set(1)
+	m.Registry.MustRegister(m.runs, m.duration, m.pushed, m.pulled, info,
+		&nodeCollector{n: n, path: filepath.Join(dataDir, journal.FileName)})
+	return m
+}
+
+// observeRun reports a finished sync run: one log line with every count, and the
+// metrics. stopped: the run ended because the node is shutting down.
+func (n *Node) observeRun(run RunStatus, stopped bool) {
+	result := runSuccess
+	switch {
+	case run.Result.Error == "":
+	case stopped:
+		result = runStopped
+	default:
+		result = runFailure
+	}
+	r, took := run.Result, run.FinishedAt.Sub(run.StartedAt)
+	attrs := []any{"result", result, "duration_ms", took.Milliseconds(),
+		"pushed", r.Pushed, "accepted", r.Accepted, "duplicate", r.Duplicate, "stale", r.Stale,
+		"conflict", r.Conflict, "rejected", r.Rejected, "pulled", r.Pulled}
+	if b := run.Backstop; b != nil {
+		attrs = append(attrs, "backstop_repushed", b.Repushed, "backstop_hub_only", len(b.HubOnly),
+			"backstop_replica_fetched", b.ReplicaFetched, "backstop_replica_rebuilt", b.ReplicaRebuilt)
+	}
+	level := slog.LevelInfo
+	if r.Error != "" {
+		attrs = append(attrs, "error", r.Error)
+	}
+	if result == runFailure {
+		level = slog.LevelWarn
+	}
+	n.log.Log(context.Background(), level, "sync run", attrs...)
+	n.metrics.syncRun(result, took, r)
+}
+
+func (m *nodeMetrics) syncRun(result string, took time.Duration, r wire.SyncResult) {
+	m.runs.WithLabelValues(result).Inc()
+	m.duration.Observe(took.Seconds())
+	for o, k := range map[wire.Outcome]int{wire.Accepted: r.Accepted, wire.Duplicate: r.Duplicate,
+		wire.Stale: r.Stale, wire.Conflict: r.Conflict, wire.Rejected: r.Rejected} {
+		m.pushed.WithLabelValues(string(o)).Add(float64(k))
+	}
+	m.pulled.Add(float64(r.Pulled))
+}
+
+// nodeCollector reads the node's status and store when scraped.
+type nodeCollector struct {
+	n    *Node
+	path string // the journal file
+}
+
+var (
+	descOutbox = prometheus.NewDesc("alliancehub_node_outbox",
+		"Revisions written that the hub has not acknowledged yet (GET /v1/sync/status outbox).", nil, nil)
+	descPushCheckpoint = prometheus.NewDesc("alliancehub_node_push_checkpoint",
+		"The last local sequence number the hub acknowledged (the push cursor).", nil, nil)
+	descLastSuccess = prometheus.NewDesc("alliancehub_node_last_success_timestamp_seconds",
+		"When the last successful sync run finished (unix time); absent before the first.", nil, nil)
+	descLastPull = prometheus.NewDesc("alliancehub_node_last_pull_timestamp_seconds",
+		"When the last pull reached the hub's head (unix time); absent before the first.", nil, nil)
+	descNextRun = prometheus.NewDesc("alliancehub_node_next_run_timestamp_seconds",
+		"When the next scheduled sync run is due (unix time); absent when none is scheduled.", nil, nil)
+	descAppliedSeq = prometheus.NewDesc("alliancehub_node_replica_applied_seq",
+		"The last hub sequence number the replica of the national roster applied.", nil, nil)
+	descHubHeadSeq = prometheus.NewDesc("alliancehub_node_hub_head_seq",
+		"The hub's head sequence number at the last pull.", nil, nil)
+	descNodeRecords = prometheus.NewDesc("alliancehub_node_store_records",
+		"Records the node holds, by kind: alliance (deleted drafts included), report.",
+		[]string{"kind"}, nil)
+	descNodeRevisions = prometheus.NewDesc("alliancehub_node_store_revisions",
+		"Revisions the node has signed (its last local sequence number).", nil, nil)
+	descNodeBytes = prometheus.NewDesc("alliancehub_node_store_bytes",
+		"Size of the node's journal file on disk.", nil, nil)
+)
+
+func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descOutbox, descPushCheckpoint, descLastSuccess, descLastPull,
+		descNextRun, descAppliedSeq, descHubHeadSeq, descNodeRecords, descNodeRevisions, descNodeBytes} {
+		ch <- d
+	}
+}
+
+func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	st, err := c.n.Status()
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(descOutbox, err)
+		return
+	}
+	gauge(descOutbox, float64(st.Outbox))
+	gauge(descPushCheckpoint, float64(st.Cursor))
+	gauge(descNodeRevisions, float64(st.LastSeq))
+	gauge(descAppliedSeq, float64(st.PullCheckpoint))
+	gauge(descHubHeadSeq, float64(st.HubHeadSeq))
+	if st.LastSuccessAt != nil {
+		gauge(descLastSuccess, float64(st.LastSuccessAt.UnixMilli())/1000)
+	}
+	if st.LastPullAt != nil {
+		gauge(descLastPull, float64(st.LastPullAt.UnixMilli())/1000)
+	}
+	if st.NextRun != nil {
+		gauge(descNextRun, float64(st.NextRun.UnixMilli())/1000)
+	}
+	txn := c.n.db.Txn(false)
+	for kind, table := range map[string]string{"alliance": tableAlliances, "report": tableReports} {
+		count := 0
+		if it, err := txn.Get(table, indexID); err == nil {
+			for raw := it.Next(); raw != nil; raw = it.Next() {
+				count++
+			}
+		}
+		gauge(descNodeRecords, float64(count), kind)
+	}
+	if fi, err := os.Stat(c.path); err == nil {
+		gauge(descNodeBytes, float64(fi.Size()))
+	} else if !errors.Is(err, os.ErrNotExist) {
+		ch <- prometheus.NewInvalidMetric(descNodeBytes, err)
+	}
+}

@@ -1,0 +1,254 @@
+package node_test
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/alliancehub/alliancehub/auth"
+	"github.com/alliancehub/alliancehub/hub"
+	"github.com/alliancehub/alliancehub/hub/hubtest"
+	"github.com/alliancehub/alliancehub/node"
+	"github.com/alliancehub/alliancehub/schema"
+)
+
+const agcFarm = `{"participants":[{"name":"Michigan Farm Bureau"}],
+	"goals":[{"category":"outreach-communication"}],"signed_on":"2025-10-07"}`
+
+// TestNodeMetrics: after a sync run, the node's GET /metrics (no token) shows the run,
+// the records it pushed by outcome, the changes it pulled, its outbox, cursors and store,
+// and request latencies by route pattern, never by a record's id.
+func TestNodeMetrics(t *testing.T) {
+	h := hubtest.StartHub(t, nil)
+	mi := hubtest.StartNode(t, h, "MI")
+	var created []schema.Alliance
+	for _, body := range []string{agc, agcFarm} {
+		resp, raw := hubtest.Do(t, http.MethodPost, mi.URL+"/v1/alliances", mi.Token, []byte(body))
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("create: %d %s", resp.StatusCode, raw)
+		}
+		var a schema.Alliance
+		hubtest.DecodeJSON(t, raw, &a)
+		created = append(created, a)
+		hubtest.Do(t, http.MethodGet, mi.URL+"/v1/alliances/"+a.ID, mi.Token, nil)
+	}
+	before := time.Now()
+	if resp, raw := hubtest.Do(t, http.MethodPost, mi.URL+"/v1/sync", mi.Token, nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("sync: %d %s", resp.StatusCode, raw)
+	}
+	// One more, not pushed yet: the outbox.
+	if resp, raw := hubtest.Do(t, http.MethodPost, mi.URL+"/v1/alliances", mi.Token,
+		[]byte(`{"participants":[{"name":"Michigan Manufacturers Association"}],"goals":[{"category":"outreach-communication"}]}`)); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create: %d %s", resp.StatusCode, raw)
+	}
+
+	m := hubtest.Scrape(t, mi.URL)
+	for _, tc := range []struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		{"alliancehub_node_info", []string{"program", "MI"}, 1},
+		{"alliancehub_node_sync_runs_total", []string{"result", "success"}, 1},
+		{"alliancehub_node_sync_runs_total", []string{"result", "failure"}, 0},
+		{"alliancehub_node_sync_run_duration_seconds", nil, 1},
+		{"alliancehub_node_records_pushed_total", []string{"outcome", "accepted"}, 2},
+		{"alliancehub_node_records_pushed_total", []string{"outcome", "rejected"}, 0},
+		{"alliancehub_node_changes_pulled_total", nil, 2},
+		{"alliancehub_node_outbox", nil, 1},
+		{"alliancehub_node_push_checkpoint", nil, 2},
+		{"alliancehub_node_replica_applied_seq", nil, 2},
+		{"alliancehub_node_hub_head_seq", nil, 2},
+		{"alliancehub_node_store_records", []string{"kind", "alliance"}, 3},
+		{"alliancehub_node_store_records", []string{"kind", "report"}, 0},
+		{"alliancehub_node_store_revisions", nil, 3},
+		{"alliancehub_http_request_duration_seconds", []string{"route", "/v1/alliances", "method", "POST", "status", "2xx"}, 3},
+		{"alliancehub_http_request_duration_seconds", []string{"route", "/v1/alliances/:id", "method", "GET", "status", "2xx"}, 2},
+		{"alliancehub_http_request_duration_seconds", []string{"route", "/v1/sync", "method", "POST", "status", "2xx"}, 1},
+	} {
+		got, ok := m.Value(tc.name, tc.labels...)
+		if !ok || got != tc.want {
+			t.Errorf("%s%v = %v (present %v), want %v", tc.name, tc.labels, got, ok, tc.want)
+		}
+	}
+	for _, name := range []string{"alliancehub_node_last_success_timestamp_seconds", "alliancehub_node_last_pull_timestamp_seconds"} {
+		got, ok := m.Value(name)
+		if !ok || got < float64(before.Unix()) || got > float64(time.Now().Unix()+1) {
+			t.Errorf("%s = %v (present %v), want the run's end, after %d", name, got, ok, before.Unix())
+		}
+	}
+	// The node is not running its schedule (Run was not called): no next run.
+	if _, ok := m.Value("alliancehub_node_next_run_timestamp_seconds"); ok {
+		t.Error("next run shown, though none is scheduled")
+	}
+	if got, ok := m.Value("alliancehub_node_store_bytes"); !ok || got <= 0 {
+		t.Errorf("store bytes = %v (present %v), want the journal's size", got, ok)
+	}
+	patterns := []string{"/v1/*", "/v1", "/*", "unmatched"}
+	for _, r := range mi.Routes() {
+		_, path, _ := strings.Cut(r, " ")
+		patterns = append(patterns, path)
+	}
+	for _, lv := range m.LabelValues() {
+		for _, a := range created {
+			if strings.Contains(lv, a.ID) {
+				t.Errorf("label %s holds record id %s", lv, a.ID)
+			}
+		}
+		if _, route, ok := strings.Cut(lv, " route="); ok && !slices.Contains(patterns, route) {
+			t.Errorf("label %s is not a route pattern", lv)
+		}
+	}
+}
+
+// syncBuffer is a log destination shared by a hub and a node.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// privateParts is the private half of k in the encodings it could leak in: the JWK's d,
+// and its seed in standard base64 and hex.
+func privateParts(t *testing.T, k *auth.Key) []string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "key.jwk")
+	if err := k.WriteFile(path); err != nil {
+		t.Fatal(err)
+	}
+	jwk, err := auth.LoadKey(path) // proves the file is a private key
+	if err != nil || jwk.KeyID() != k.KeyID() {
+		t.Fatalf("reload key: %v", err)
+	}
+	var f struct {
+		D string `json:"d"`
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &f); err != nil || f.D == "" {
+		t.Fatalf("key file has no d: %v", err)
+	}
+	seed, err := base64.RawURLEncoding.DecodeString(f.D)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []string{f.D, base64.StdEncoding.EncodeToString(seed), hex.EncodeToString(seed)}
+}
+
+// TestLogsNeverHoldSecrets: the JSON logs of a hub and a node through a sync run and a
+// few requests carry one line per request (method, route, status, duration, request
+// id, and the caller's subject) and one per sync run with its counts, and never a
+// token, a JWS of any kind, or private key material.
+func TestLogsNeverHoldSecrets(t *testing.T) {
+	var out syncBuffer
+	logger := slog.New(slog.NewJSONHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h := hubtest.StartHub(t, nil, func(c *hub.Config) { c.Log = logger })
+	mi := hubtest.StartNode(t, h, "MI", func(c *node.Config) { c.Log = logger })
+	analyst := h.Token(t, auth.RoleAnalyst, "")
+
+	var nodeRequests int
+	do := func(method, url, token string, body []byte, want int) {
+		t.Helper()
+		resp, raw := hubtest.Request(t, method, url, token, http.Header{"Content-Type": {"application/json"}}, body)
+		if resp.StatusCode != want {
+			t.Fatalf("%s %s: %d %s, want %d", method, url, resp.StatusCode, raw, want)
+		}
+		if strings.HasPrefix(url, mi.URL) {
+			nodeRequests++
+		}
+	}
+	do(http.MethodPost, mi.URL+"/v1/alliances", mi.Token, []byte(agc), http.StatusCreated)
+	do(http.MethodGet, mi.URL+"/v1/alliances", mi.Token, nil, http.StatusOK)
+	do(http.MethodPost, mi.URL+"/v1/sync", mi.Token, nil, http.StatusOK)
+	do(http.MethodGet, mi.URL+"/v1/sync/status", mi.Token, nil, http.StatusOK)
+	do(http.MethodGet, mi.URL+"/v1/alliances", mi.Token+"x", nil, http.StatusUnauthorized) // a bad token is not logged either
+	do(http.MethodGet, h.URL+"/v1/roster", analyst, nil, http.StatusOK)
+	do(http.MethodGet, h.URL+"/v1/roster", "Bearer "+analyst, nil, http.StatusUnauthorized)
+
+	logs := out.String()
+	secrets := map[string]string{"node token": mi.Token, "analyst token": analyst}
+	for i, p := range privateParts(t, mi.Key) {
+		secrets["node private key "+string(rune('a'+i))] = p
+	}
+	for i, p := range privateParts(t, h.Key) {
+		secrets["hub private key "+string(rune('a'+i))] = p
+	}
+	for what, s := range secrets {
+		if strings.Contains(logs, s) {
+			t.Errorf("the log holds the %s", what)
+		}
+	}
+	// Every token and signed object is a compact JWS whose header starts {"alg"..., which
+	// base64url-encodes to eyJ: the tokens the node mints for itself are caught here.
+	for _, s := range []string{"eyJ", "Bearer"} {
+		if strings.Contains(logs, s) {
+			t.Errorf("the log holds %q (a token or a JWS)", s)
+		}
+	}
+
+	var requests, runs int
+	for _, line := range strings.Split(strings.TrimSpace(logs), "\n") {
+		var e map[string]any
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("log line is not JSON: %v: %s", err, line)
+		}
+		switch e["msg"] {
+		case "request":
+			if e["level"] != "INFO" {
+				t.Errorf("request logged at %v, want INFO: %s", e["level"], line)
+			}
+			for _, k := range []string{"method", "route", "status", "duration_ms", "request_id"} {
+				if v, ok := e[k]; !ok || v == "" {
+					t.Errorf("request line without %s: %s", k, line)
+				}
+			}
+			if e["component"] != "node" {
+				continue
+			}
+			requests++
+			wantSubject := e["status"] != float64(http.StatusUnauthorized)
+			if _, ok := e["subject"]; ok != wantSubject {
+				t.Errorf("subject present %v, want %v: %s", ok, wantSubject, line)
+			}
+		case "sync run":
+			runs++
+			for _, k := range []string{"result", "duration_ms", "pushed", "accepted", "duplicate", "stale", "conflict", "rejected", "pulled"} {
+				if _, ok := e[k]; !ok {
+					t.Errorf("sync run line without %s: %s", k, line)
+				}
+			}
+			if e["result"] != "success" || e["pushed"] != float64(1) || e["accepted"] != float64(1) || e["pulled"] != float64(1) {
+				t.Errorf("sync run line %s, want success with 1 pushed, accepted and pulled", line)
+			}
+		}
+	}
+	if requests != nodeRequests {
+		t.Errorf("%d request lines from the node, want one per request (%d)", requests, nodeRequests)
+	}
+	if runs != 1 {
+		t.Errorf("%d sync run lines, want 1", runs)
+	}
+}
