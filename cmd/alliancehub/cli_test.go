@@ -94,6 +94,10 @@ func TestHelpEverySubcommand(t *testing.T) {
 				if !strings.Contains(res.stderr, "Usage: alliancehub "+c.name) {
 					t.Errorf("stderr has no usage of %s:\n%s", c.name, res.stderr)
 				}
+				// Every command takes flags; the usage lists them.
+				if !strings.Contains(res.stderr, "\n  -") {
+					t.Errorf("usage of %s lists no flags:\n%s", c.name, res.stderr)
+				}
 			})
 		}
 	}

@@ -81,11 +81,12 @@ func (o origins) badValue(name, shown, problem string) error {
 func parseFlags(fs *flag.FlagSet, args []string, required ...string) (origins, error) {
 	// The flag package prints its error and the whole usage on a mistake; print the
 	// usage only when it was asked for, and the mistake as one line (see run).
-	printUsage := fs.Usage
+	printUsage, out := fs.Usage, fs.Output()
 	fs.Usage = func() {}
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(out) // the usage lists the flags there
 			printUsage()
 			return nil, err
 		}
