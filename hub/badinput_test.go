@@ -284,10 +284,9 @@ func TestBadInputCatalogue(t *testing.T) {
 		{class: "roster entry: path traversal (encoded)", method: "GET", path: "/v1/roster/..%2F..%2Fetc%2Fpasswd", token: analyst, status: 404, slug: "not-found"},
 		{class: "roster entry: path traversal (dot segments)", method: "GET", path: "/v1/roster/%2e%2e", token: analyst, status: 404, slug: "not-found"},
 		{class: "roster entry: a deleted draft", method: "GET", path: "/v1/roster/" + draft.ID, token: analyst, status: 404, slug: "not-found"},
-		// GET /v1/roster answers a bad as_of 400 invalid-request, as PROTOCOL.md section 12
-		// says of query parameters; GET /v1/roster/{id} (hub.parseAsOf) answers 422
-		// validation. Reported; this row records what the hub does today.
-		{class: "roster entry: bad as_of", method: "GET", path: "/v1/roster/" + agc.ID + "?as_of=2026-01", token: analyst, status: 422, slug: "validation", fields: []string{"as_of"}},
+		// A bad query parameter is 400 invalid-request, as PROTOCOL.md section 12 says.
+		{class: "roster entry: bad as_of", method: "GET", path: "/v1/roster/" + agc.ID + "?as_of=2026-01", token: analyst, status: 400, slug: "invalid-request", fields: []string{"as_of"}},
+		{class: "roster bundle: a deleted draft", method: "GET", path: "/v1/roster/" + draft.ID + "/bundle", token: analyst, status: 404, slug: "not-found"},
 		{class: "roster bundle: unknown id", method: "GET", path: "/v1/roster/MI-nosuchrecord/bundle", token: analyst, status: 404, slug: "not-found"},
 		{class: "change feed: bad since, limit and wait", method: "GET", path: "/v1/sync/changes?since=-1&limit=0&wait=2m", token: analyst, status: 400, slug: "invalid-request", fields: []string{"since", "limit", "wait"}},
 		{class: "conflicts: bad filters", method: "GET", path: "/v1/conflicts?acknowledged=maybe&limit=0&program=mi", token: analyst, status: 400, slug: "invalid-request", fields: []string{"program", "acknowledged", "limit"}},

@@ -29,7 +29,7 @@ func (h *Hub) Bundle(id string) (*wire.Bundle, error) {
 	if err != nil {
 		return nil, err
 	}
-	if raw == nil || raw.(*entry).Kind != schema.KindAlliance {
+	if raw == nil || !raw.(*entry).onRoster() { // as GET /v1/roster/{id}: not a deleted draft
 		return nil, fmt.Errorf("%w: %s", ErrNotOnRoster, id)
 	}
 	ids := []string{id}

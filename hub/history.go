@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/alliancehub/alliancehub/hub/wire"
+	"github.com/alliancehub/alliancehub/internal/edge"
 	"github.com/alliancehub/alliancehub/schema"
 	"github.com/labstack/echo/v4"
 )
@@ -149,7 +150,9 @@ func parseAsOf(c echo.Context, today schema.Date) (schema.Date, error) {
 	}
 	d, err := schema.ParseDate(s)
 	if err != nil || d.Precision() != schema.PrecisionDay {
-		return d, &schema.ValidationError{Fields: []schema.FieldError{{Field: "as_of", Message: "must be a date YYYY-MM-DD"}}}
+		p := edge.Errorf(http.StatusBadRequest, "invalid-request", "1 query parameter is invalid")
+		p.Errors = []schema.FieldError{{Field: "as_of", Message: "must be a date YYYY-MM-DD"}}
+		return d, p
 	}
 	return d, nil
 }

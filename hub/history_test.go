@@ -47,7 +47,7 @@ func TestRosterEntry(t *testing.T) {
 	resp, body := hubtest.Do(t, http.MethodGet, h.URL+"/v1/roster/MI-nosuchrecord", analyst, nil)
 	wantProblem(t, resp, body, http.StatusNotFound, "not-found")
 	resp, body = hubtest.Do(t, http.MethodGet, h.URL+"/v1/roster/"+a.ID+"?as_of=2026-13", analyst, nil)
-	wantProblem(t, resp, body, http.StatusUnprocessableEntity, "validation")
+	wantProblem(t, resp, body, http.StatusBadRequest, "invalid-request")
 }
 
 // TestRosterSort: every order pages stably (no item twice, none missed) and a bad order

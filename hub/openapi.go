@@ -37,7 +37,7 @@ type Schema = map[string]any
 // Props are an object schema's properties.
 type Props = map[string]Schema
 
-// OpenAPI is an OpenAPI 3.0 document under construction: the hub's (HubOpenAPI) or a
+// OpenAPI is an OpenAPI 3.0 document under construction: the hub's (hubOpenAPI) or a
 // node's (node/openapi.go). Its schema helpers (Str, Obj, Ref, ...) need no state; they
 // are methods so that both documents read alike.
 type OpenAPI struct {
@@ -357,18 +357,6 @@ func (d *OpenAPI) Handler() echo.HandlerFunc {
 	}
 }
 
-// Paths lists the documented operations as "GET /v1/roster/{id}", sorted.
-func (d *OpenAPI) Paths() []string {
-	var out []string
-	for p, ops := range d.paths {
-		for m := range ops {
-			out = append(out, strings.ToUpper(m)+" "+p)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
 // Schema helpers. A description may be empty.
 
 func described(s Schema, desc string) Schema {
@@ -564,7 +552,7 @@ var (
 	linkStates    = []string{string(wire.LinkProposed), string(wire.LinkConfirmed), string(wire.LinkRejected)}
 )
 
-// AllianceProps are the properties of an Alliance (docs/PROTOCOL.md section 6).
+// allianceProps are the properties of an Alliance (docs/PROTOCOL.md section 6).
 func (d *OpenAPI) allianceProps() Props {
 	return Props{
 		"id":             d.Pattern("The record id, `PROGRAM-SUFFIX`; assigned by the node.", recordPattern),
@@ -777,7 +765,8 @@ func (d *OpenAPI) defineShared() {
 	}, "id", "rev"))
 }
 
-// Roster query parameters (ParseRosterQuery), shared with a node's replica.
+// RosterParams are the roster's query parameters (ParseRosterQuery), shared with a
+// node's replica; scope says where as_of's default day is.
 func (d *OpenAPI) RosterParams(scope string) []Param {
 	return []Param{
 		d.Query("program", "A program code.", d.Pattern("", programPattern)),
@@ -1073,8 +1062,8 @@ func hubRoster(d *OpenAPI) {
 		Params:      []Param{id, asOf},
 		Responses: []Response{
 			{Status: 200, Description: "The Alliance.", Content: d.JSON(d.Ref("RosterEntry"))},
+			{Status: 400, Problems: []string{"invalid-request"}, Description: "as_of is not a date YYYY-MM-DD."},
 			{Status: 404, Problems: []string{"not-found"}, Description: "The roster does not hold this id."},
-			{Status: 422, Problems: []string{"validation"}, Description: "as_of is not a date YYYY-MM-DD."},
 		},
 	})
 	d.Add("GET", "/v1/roster/{id}/bundle", Operation{Tag: "roster", Summary: "An offline-verifiable bundle of one Alliance",

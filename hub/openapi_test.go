@@ -31,6 +31,7 @@ func init() {
 	// Media types the document names that kin-openapi has no decoder for: read as text.
 	openapi3filter.RegisterBodyDecoder("application/jose", openapi3filter.PlainBodyDecoder)
 	openapi3filter.RegisterBodyDecoder("application/x-ndjson", openapi3filter.PlainBodyDecoder)
+	openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.PlainBodyDecoder)
 }
 
 // fetchOpenAPI reads a server's document without a token, checks it is valid OpenAPI
@@ -232,7 +233,7 @@ func TestHubOpenAPIAnswers(t *testing.T) {
 	syncNode(t, fed)
 	syncNode(t, mi)
 
-	for _, p := range []string{"/healthz", "/readyz", "/.well-known/jwks.json", "/metrics", "/openapi.json"} {
+	for _, p := range []string{"/healthz", "/readyz", "/.well-known/jwks.json", "/metrics", "/openapi.json", "/ui/signin"} {
 		c.get(p, "", http.StatusOK)
 	}
 
@@ -295,7 +296,7 @@ func TestHubOpenAPIAnswers(t *testing.T) {
 	c.get("/v1/roster", "", http.StatusUnauthorized)
 	c.get("/v1/roster?level=galactic&limit=0&sort=colour", analyst, http.StatusBadRequest)
 	c.get("/v1/roster/MI-nosuchrecord0", analyst, http.StatusNotFound)
-	c.get("/v1/roster/"+f.ID+"?as_of=soon", analyst, http.StatusUnprocessableEntity)
+	c.get("/v1/roster/"+f.ID+"?as_of=soon", analyst, http.StatusBadRequest)
 	c.get("/v1/sync/changes?limit=5000", analyst, http.StatusBadRequest)
 	c.get("/v1/conflicts/"+agc.ID, analyst, http.StatusNotFound)
 	c.get("/v1/links/L-00000000000000000000", analyst, http.StatusNotFound)

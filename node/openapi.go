@@ -384,7 +384,7 @@ func nodeSync(d *hub.OpenAPI) {
 		Params: []hub.Param{d.PathParam("id", "A record id.", d.Str("")), d.Query("as_of", "Default: today in the program's time zone.", d.Day(""))},
 		Responses: []hub.Response{{Status: 200, Description: "As the hub answers, without `node`.", Content: d.JSON(d.Ref("RosterEntry"))},
 			{Status: http.StatusNotFound, Problems: []string{"not-found"}, Description: "The replica does not hold this id."},
-			{Status: http.StatusUnprocessableEntity, Problems: []string{"validation"}, Description: "as_of is not a date YYYY-MM-DD."},
+			{Status: http.StatusBadRequest, Problems: []string{"invalid-request"}, Description: "as_of is not a date YYYY-MM-DD."},
 			noReplica},
 	})
 	d.Add("GET", "/v1/conflicts", hub.Operation{Tag: "roster", Summary: "Conflicts on this program's records",

@@ -33,6 +33,7 @@ func init() {
 	// Media types the document names that kin-openapi has no decoder for: read as text.
 	openapi3filter.RegisterBodyDecoder("application/jose", openapi3filter.PlainBodyDecoder)
 	openapi3filter.RegisterBodyDecoder("application/x-ndjson", openapi3filter.PlainBodyDecoder)
+	openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.PlainBodyDecoder)
 }
 
 // oaFetch reads a server's document without a token and checks it is valid OpenAPI.
@@ -215,7 +216,7 @@ func TestNodeOpenAPIAnswers(t *testing.T) {
 	}
 	quoted := func(rev string) string { return `"` + rev + `"` }
 
-	for _, p := range []string{"/healthz", "/readyz", "/.well-known/jwks.json", "/metrics", "/openapi.json"} {
+	for _, p := range []string{"/healthz", "/readyz", "/.well-known/jwks.json", "/metrics", "/openapi.json", "/ui/signin"} {
 		c.do(http.MethodGet, p, "-", "", "", "", http.StatusOK)
 	}
 	c.do(http.MethodGet, "/v1/roster", "", "", "", "", http.StatusServiceUnavailable)
