@@ -3,11 +3,14 @@ package ui_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -452,5 +455,41 @@ func TestSignatureVerdicts(t *testing.T) {
 	var b wire.Bundle
 	if err := json.NewDecoder(strings.NewReader(p.Body)).Decode(&b); err != nil || len(b.Changes) != 2 {
 		t.Errorf("bundle: %v, %d changes", err, len(b.Changes))
+	}
+}
+
+var nextLink = regexp.MustCompile(`<a href="([^"]+)" rel="next">`)
+var prevLink = regexp.MustCompile(`<a href="([^"]+)" rel="prev">`)
+
+// TestRosterPaging: pages go on and back, keeping the filters and the page size.
+func TestRosterPaging(t *testing.T) {
+	h := hubtest.StartHub(t, nil)
+	mi := hubtest.StartNode(t, h, "MI", quiet)
+	for i := range 30 {
+		createMI(t, mi, fmt.Sprintf("Michigan Association %02d", i))
+	}
+	syncNode(t, mi)
+	c := webuitest.New(t, h.URL)
+	c.SignIn(t, h.Token(t, auth.RoleAnalyst, ""))
+	p := c.Get(t, "/ui/roster?program=MI&limit=25&sort=participant")
+	if !strings.Contains(p.Body, "Showing 1 to 25 of 30 Alliances") || prevLink.MatchString(p.Body) {
+		t.Fatalf("first page:\n%s", p.Body)
+	}
+	m := nextLink.FindStringSubmatch(p.Body)
+	if m == nil {
+		t.Fatal("no next page link")
+	}
+	p = c.Get(t, html.UnescapeString(m[1]))
+	if !contains(p.Body, "Showing 26 to 30 of 30 Alliances", "Michigan Association 29", "First page") || nextLink.MatchString(p.Body) ||
+		strings.Contains(p.Body, "Michigan Association 24") {
+		t.Fatalf("second page:\n%s", p.Body)
+	}
+	m = prevLink.FindStringSubmatch(p.Body)
+	if m == nil {
+		t.Fatal("no previous page link")
+	}
+	p = c.Get(t, html.UnescapeString(m[1]))
+	if !contains(p.Body, "Showing 1 to 25 of 30 Alliances", "Michigan Association 00", "Michigan Association 24") {
+		t.Errorf("back to the first page:\n%s", p.Body)
 	}
 }
