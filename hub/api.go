@@ -48,7 +48,14 @@ func (h *Hub) routes() http.Handler {
 	e.GET("/metrics", h.metrics.Handler())         // no token (CONTRACT.md)
 	e.GET("/openapi.json", hubOpenAPI().Handler()) // no token (CONTRACT.md); openapi.go
 	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
-	e.GET("/readyz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ready"}) })
+	e.GET("/readyz", func(c echo.Context) error {
+		// A store whose last commit could not be made durable refuses everything until
+		// the server restarts: not ready.
+		if err := h.journal.Broken(); err != nil {
+			return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "store not durable; restart the server", "error": err.Error()})
+		}
+		return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+	})
 	e.GET("/.well-known/jwks.json", func(c echo.Context) error {
 		return c.JSON(http.StatusOK, auth.JWKS(h.key.PublicJWK()))
 	})

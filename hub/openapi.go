@@ -588,6 +588,7 @@ func (d *OpenAPI) defineShared() {
 		"errors": d.Arr("Every failing field, where fields are known.", d.Ref("FieldError")),
 	}, "type", "title", "status"))
 	d.Define("Health", d.Obj("", Props{"status": d.Enum("", "ok", "ready")}, "status"))
+	d.Define("NotReady", d.Obj("", Props{"status": d.Str(""), "error": d.Str("")}, "status", "error"))
 	d.Define("JWK", described(Schema{"type": "object", "required": []string{"kty", "crv", "x"}, "properties": Props{
 		"kty": d.Enum("", "OKP"), "crv": d.Enum("", "Ed25519"), "x": d.Str("The base64url public key."),
 		"kid": d.Str("The RFC 7638 thumbprint of the key."), "alg": d.Enum("", "EdDSA"), "use": d.Enum("", "sig"),
@@ -803,8 +804,9 @@ func (d *OpenAPI) PublicRoutes(server string) {
 	d.Add("GET", "/healthz", Operation{Tag: "health", Summary: "Liveness", Public: true,
 		Responses: []Response{{Status: 200, Description: `{"status":"ok"}`, Content: d.JSON(d.Ref("Health"))}}})
 	d.Add("GET", "/readyz", Operation{Tag: "health", Summary: "Readiness", Public: true,
-		Description: "The server only listens once its store is loaded.",
-		Responses:   []Response{{Status: 200, Description: `{"status":"ready"}`, Content: d.JSON(d.Ref("Health"))}}})
+		Description: "The server only listens once its store is loaded. 503 when its last commit could not be made durable (a failed fsync): it refuses every write until restarted.",
+		Responses: []Response{{Status: 200, Description: `{"status":"ready"}`, Content: d.JSON(d.Ref("Health"))},
+			{Status: 503, Description: "The store is not durable; restart the server.", Content: d.JSON(d.Ref("NotReady"))}}})
 	d.Add("GET", "/.well-known/jwks.json", Operation{Tag: "keys", Summary: "The " + server + "'s own public key", Public: true,
 		Responses: []Response{{Status: 200, Description: "A JWK Set holding the " + server + "'s public key.", Content: d.JSON(d.Ref("JWKSet"))}}})
 	d.Add("GET", "/metrics", Operation{Tag: "health", Summary: "Prometheus metrics", Public: true,

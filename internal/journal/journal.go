@@ -95,6 +95,10 @@ type Store struct {
 	db   *bolt.DB
 	path string
 
+	// write serializes Update as bbolt does anyway, so that after a failed commit no
+	// other commit can slip in before Update has looked at what reached the file.
+	write sync.Mutex
+
 	mu     sync.Mutex
 	broken error // set once a commit may have reached the file without being durable
 }
@@ -226,6 +230,10 @@ func unseal(key, stored []byte) ([]byte, bool) {
 // Close closes the file.
 func (s *Store) Close() error { return s.db.Close() }
 
+// Broken is the error wrapping ErrNotDurable once a commit may have reached the file
+// without being made durable, and nil before: a server can report itself not ready.
+func (s *Store) Broken() error { return s.failed() }
+
 func (s *Store) failed() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -238,6 +246,8 @@ func (s *Store) failed() error {
 // commit may nevertheless have reached the file, it wraps ErrNotDurable and the store
 // refuses everything after it.
 func (s *Store) Update(fn func(*Tx) error) error {
+	s.write.Lock()
+	defer s.write.Unlock()
 	if err := s.failed(); err != nil {
 		return err
 	}
@@ -269,7 +279,7 @@ func (s *Store) Update(fn func(*Tx) error) error {
 	if verr := s.db.View(func(tx *bolt.Tx) error { now = tx.ID(); return nil }); verr != nil || now >= txid {
 		s.mu.Lock()
 		if s.broken == nil {
-			s.broken = fmt.Errorf("journal %s: %w (the commit failed: %v)", s.path, ErrNotDurable, err)
+			s.broken = fmt.Errorf("journal %s: %w (the commit failed: %w)", s.path, ErrNotDurable, err)
 		}
 		broken := s.broken
 		s.mu.Unlock()
