@@ -64,7 +64,12 @@ func NewHTTPHub(baseURL string, client *http.Client) (*HTTPHub, error) {
 		return nil, &ConfigError{Flag: "hub", Value: baseURL, Problem: "want http(s)://host[:port]"}
 	}
 	if client == nil {
-		client = &http.Client{Timeout: time.Minute}
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		// A push waits this long for the hub's "100 Continue" before sending its body, so
+		// a hub at its push limit answers 429 first (a body sent anyway can cost the
+		// answer when the hub closes the connection: golang/go#11745).
+		t.ExpectContinueTimeout = 15 * time.Second
+		client = &http.Client{Timeout: time.Minute, Transport: t}
 	}
 	return &HTTPHub{base: u, client: client}, nil
 }

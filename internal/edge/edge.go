@@ -66,16 +66,37 @@ func requestLog(log *slog.Logger) echo.MiddlewareFunc {
 	}
 }
 
+// limits bound what one connection may take of the server: how long it may spend sending
+// its request headers (no slowloris), its whole request, receiving its answer, and idle
+// between requests, and how large its headers may be. Serve applies serverLimits; the
+// tests shorten the timeouts through serve.
+type limits struct {
+	readHeader, read, write, idle time.Duration
+	maxHeaderBytes                int
+}
+
+var serverLimits = limits{
+	readHeader:     10 * time.Second, // no slowloris
+	read:           2 * time.Minute,
+	write:          5 * time.Minute,
+	idle:           2 * time.Minute,
+	maxHeaderBytes: 64 << 10,
+}
+
 // Serve answers HTTP on ln until ctx ends, then shuts down gracefully, letting requests in
 // flight finish for up to ten seconds.
 func Serve(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger) error {
+	return serve(ctx, ln, h, log, serverLimits)
+}
+
+func serve(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger, lim limits) error {
 	srv := &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second, // no slowloris
-		ReadTimeout:       2 * time.Minute,
-		WriteTimeout:      5 * time.Minute,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
+		ReadHeaderTimeout: lim.readHeader,
+		ReadTimeout:       lim.read,
+		WriteTimeout:      lim.write,
+		IdleTimeout:       lim.idle,
+		MaxHeaderBytes:    lim.maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}

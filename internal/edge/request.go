@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"strings"
 
 	"github.com/alliancehub/alliancehub/auth"
@@ -31,8 +32,12 @@ func ReadBody(c echo.Context, want string, limit int64) ([]byte, error) {
 	if errors.As(err, &mbe) {
 		return nil, Errorf(http.StatusRequestEntityTooLarge, "too-large", "request body is larger than %d bytes", limit)
 	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		// The client sent its body too slowly; trying again may help (a 400 would not).
+		return nil, Errorf(http.StatusRequestTimeout, "request-timeout", "the request body did not arrive in time")
+	}
 	if err != nil {
-		return nil, Errorf(http.StatusBadRequest, "invalid-request", "reading the request body: %v", err)
+		return nil, Errorf(http.StatusBadRequest, "invalid-request", "reading the request body: the connection failed")
 	}
 	return body, nil
 }
