@@ -241,17 +241,9 @@ func ParseRosterQuery(c echo.Context, today schema.Date) (RosterQuery, string, e
 	if format == "csv" {
 		q.Limit = 0 // an export is the whole filtered view
 	}
-	if s := c.QueryParam("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > maxRosterLimit {
-			errs.Add("limit", "must be a whole number from 1 to "+strconv.Itoa(maxRosterLimit))
-		}
-		q.Limit = n
-	}
-	if err := errs.Err(); err != nil {
-		p := edge.Errorf(http.StatusBadRequest, "invalid-request", "%d query parameter(s) are invalid", len(errs.Fields))
-		p.Errors = errs.Fields
-		return q, "", p
+	q.Limit = edge.PageLimit(c, &errs, q.Limit, maxRosterLimit)
+	if err := edge.QueryProblem(&errs); err != nil {
+		return q, "", err
 	}
 	return q, format, nil
 }

@@ -189,10 +189,8 @@ func (h *Hub) handleChanges(c echo.Context) error {
 		}
 		wait = d
 	}
-	if err := errs.Err(); err != nil {
-		p := edge.Errorf(http.StatusBadRequest, "invalid-request", "%d query parameter(s) are invalid", len(errs.Fields))
-		p.Errors = errs.Fields
-		return p
+	if err := edge.QueryProblem(&errs); err != nil {
+		return err
 	}
 	if claims := edge.Claims(c); claims.Role == auth.RoleProgram {
 		h.noteContact(claims.Program, h.now())

@@ -280,17 +280,9 @@ func (h *Hub) handleConflicts(c echo.Context) error {
 	default:
 		errs.Add("acknowledged", "must be true or false")
 	}
-	if s := c.QueryParam("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > maxConflictLimit {
-			errs.Add("limit", "must be a whole number from 1 to "+strconv.Itoa(maxConflictLimit))
-		}
-		q.Limit = n
-	}
-	if err := errs.Err(); err != nil {
-		p := edge.Errorf(http.StatusBadRequest, "invalid-request", "%d query parameter(s) are invalid", len(errs.Fields))
-		p.Errors = errs.Fields
-		return p
+	q.Limit = edge.PageLimit(c, &errs, q.Limit, maxConflictLimit)
+	if err := edge.QueryProblem(&errs); err != nil {
+		return err
 	}
 	page, err := h.Conflicts(q)
 	if err != nil {

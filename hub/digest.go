@@ -97,10 +97,8 @@ func (h *Hub) handleDigest(c echo.Context) error {
 	if rng != "" && (program == "" || len(rng) != 1) {
 		errs.Add("range", "is one character, and needs program")
 	}
-	if err := errs.Err(); err != nil {
-		p := edge.Errorf(http.StatusBadRequest, "invalid-request", "%d query parameter(s) are invalid", len(errs.Fields))
-		p.Errors = errs.Fields
-		return p
+	if err := edge.QueryProblem(&errs); err != nil {
+		return err
 	}
 	page, err := h.Digest(program, rng)
 	if err != nil {

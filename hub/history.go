@@ -150,9 +150,7 @@ func parseAsOf(c echo.Context, today schema.Date) (schema.Date, error) {
 	}
 	d, err := schema.ParseDate(s)
 	if err != nil || d.Precision() != schema.PrecisionDay {
-		p := edge.Errorf(http.StatusBadRequest, "invalid-request", "1 query parameter is invalid")
-		p.Errors = []schema.FieldError{{Field: "as_of", Message: "must be a date YYYY-MM-DD"}}
-		return d, p
+		return d, edge.FieldProblem("as_of", "must be a date YYYY-MM-DD")
 	}
 	return d, nil
 }

@@ -506,17 +506,9 @@ func (h *Hub) handleLinks(c echo.Context) error {
 	if q.Program != "" && !schema.ValidProgramCode(q.Program) {
 		errs.Add("program", "is not a program code")
 	}
-	if s := c.QueryParam("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > maxLinkLimit {
-			errs.Add("limit", "must be a whole number from 1 to "+strconv.Itoa(maxLinkLimit))
-		}
-		q.Limit = n
-	}
-	if err := errs.Err(); err != nil {
-		p := edge.Errorf(http.StatusBadRequest, "invalid-request", "%d query parameter(s) are invalid", len(errs.Fields))
-		p.Errors = errs.Fields
-		return p
+	q.Limit = edge.PageLimit(c, &errs, q.Limit, maxLinkLimit)
+	if err := edge.QueryProblem(&errs); err != nil {
+		return err
 	}
 	page, err := h.Links(q)
 	if err != nil {

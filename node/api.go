@@ -445,9 +445,7 @@ func (n *Node) handleSync(c echo.Context) error {
 	case "true":
 		backstop = true
 	default:
-		p := edge.Errorf(http.StatusBadRequest, "invalid-request", "1 query parameter is invalid")
-		p.Errors = []schema.FieldError{{Field: "backstop", Message: "must be true or false"}}
-		return p
+		return edge.FieldProblem("backstop", "must be true or false")
 	}
 	res, err := n.trySync(c.Request().Context(), backstop)
 	if errors.Is(err, ErrSyncRunning) {

@@ -43,6 +43,17 @@ func FieldProblem(field, message string) *Problem {
 	return p
 }
 
+// QueryProblem is a 400 naming every failing query parameter, or nil when errs holds
+// none.
+func QueryProblem(errs *schema.ValidationError) error {
+	if len(errs.Fields) == 0 {
+		return nil
+	}
+	p := Errorf(http.StatusBadRequest, "invalid-request", "%d query parameter(s) are invalid", len(errs.Fields))
+	p.Errors = errs.Fields
+	return p
+}
+
 // Rule maps a domain error (matched with errors.Is) to an answer. The table sits at the
 // edge so the domain packages know nothing of HTTP.
 type Rule struct {

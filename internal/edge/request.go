@@ -9,9 +9,11 @@ import (
 	"mime"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/alliancehub/alliancehub/auth"
+	"github.com/alliancehub/alliancehub/schema"
 	"github.com/labstack/echo/v4"
 )
 
@@ -133,4 +135,18 @@ func Require(c echo.Context, roles ...auth.Role) error {
 		}
 	}
 	return Errorf(http.StatusForbidden, "forbidden", "role %q may not do this", cl.Role)
+}
+
+// PageLimit reads the optional query parameter limit, a whole number from 1 to max, or
+// def when it is absent; a bad one is added to errs.
+func PageLimit(c echo.Context, errs *schema.ValidationError, def, max int) int {
+	s := c.QueryParam("limit")
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > max {
+		errs.Add("limit", "must be a whole number from 1 to "+strconv.Itoa(max))
+	}
+	return n
 }
