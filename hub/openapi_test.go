@@ -5,7 +5,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,78 +26,6 @@ import (
 // token, valid OpenAPI, listing exactly the routes the hub registers, and true to what
 // the hub answers: real answers, successes and problems, validate against it.
 
-func init() {
-	// Media types the document names that kin-openapi has no decoder for: read as text.
-	openapi3filter.RegisterBodyDecoder("application/jose", openapi3filter.PlainBodyDecoder)
-	openapi3filter.RegisterBodyDecoder("application/x-ndjson", openapi3filter.PlainBodyDecoder)
-	openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.PlainBodyDecoder)
-}
-
-// fetchOpenAPI reads a server's document without a token, checks it is valid OpenAPI
-// 3.0 (kin-openapi's Validate: structure, references, path parameters, schemas,
-// examples, patterns) and answers it loaded.
-func fetchOpenAPI(t *testing.T, base string) *openapi3.T {
-	t.Helper()
-	resp, raw := hubtest.Request(t, http.MethodGet, base+"/openapi.json", "", nil, nil)
-	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/json" {
-		t.Fatalf("GET /openapi.json without a token: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
-	}
-	doc, err := openapi3.NewLoader().LoadFromData(raw)
-	if err != nil {
-		t.Fatalf("load the document: %v", err)
-	}
-	if err := doc.Validate(context.Background()); err != nil {
-		t.Fatalf("the document is not valid OpenAPI: %v", err)
-	}
-	if doc.OpenAPI != hub.OpenAPIVersion {
-		t.Errorf("openapi = %q, want %q", doc.OpenAPI, hub.OpenAPIVersion)
-	}
-	return doc
-}
-
-var (
-	echoParam    = regexp.MustCompile(`:([a-z_]+)`)
-	echoWildcard = regexp.MustCompile(`/\*$`)
-)
-
-// checkDocumentedRoutes compares the routes a server registers (echo's ":id") with the
-// operations its document lists ("{id}"), both ways, and checks that each documented
-// operation says who may call it.
-func checkDocumentedRoutes(t *testing.T, registered []string, doc *openapi3.T) {
-	t.Helper()
-	if len(registered) == 0 {
-		t.Fatal("the server lists no routes")
-	}
-	var reg []string
-	for _, r := range registered {
-		// echo's ":id" is OpenAPI's "{id}"; a trailing wildcard ("/ui/*") is "{path}".
-		reg = append(reg, echoWildcard.ReplaceAllString(echoParam.ReplaceAllString(r, "{$1}"), "/{path}"))
-	}
-	var documented []string
-	for path, item := range doc.Paths.Map() {
-		for method, op := range item.Operations() {
-			documented = append(documented, method+" "+path)
-			roles, ok := op.Extensions["x-alliancehub-roles"]
-			if !ok || !strings.Contains(op.Description, "Roles: ") && !strings.Contains(op.Description, "No token needed.") {
-				t.Errorf("%s %s does not say who may call it (x-alliancehub-roles %v)", method, path, roles)
-			}
-			if op.Responses.Default() == nil || op.Summary == "" {
-				t.Errorf("%s %s has no summary or no default problem answer", method, path)
-			}
-		}
-	}
-	for _, r := range reg {
-		if !slices.Contains(documented, r) {
-			t.Errorf("route %s is registered but missing from /openapi.json", r)
-		}
-	}
-	for _, d := range documented {
-		if !slices.Contains(reg, d) {
-			t.Errorf("/openapi.json documents %s, which the server does not register", d)
-		}
-	}
-}
-
 // apiChecker sends requests to a server and validates every answer (status, headers,
 // body) against the server's document; with a valid request, the request too.
 type apiChecker struct {
@@ -111,7 +38,7 @@ type apiChecker struct {
 
 func newChecker(t *testing.T, base string) *apiChecker {
 	t.Helper()
-	doc := fetchOpenAPI(t, base)
+	doc := hubtest.FetchOpenAPI(t, base)
 	doc.Servers = openapi3.Servers{{URL: base}}
 	r, err := gorillamux.NewRouter(doc)
 	if err != nil {
@@ -208,8 +135,8 @@ func clip(b []byte) string {
 // the hub registers, and no other.
 func TestHubOpenAPIIsValidAndComplete(t *testing.T) {
 	h := hubtest.StartHub(t, nil)
-	doc := fetchOpenAPI(t, h.URL)
-	checkDocumentedRoutes(t, h.Routes(), doc)
+	doc := hubtest.FetchOpenAPI(t, h.URL)
+	hubtest.CheckDocumentedRoutes(t, h.Routes(), doc)
 	if !slices.Contains(h.Routes(), "GET /openapi.json") {
 		t.Error("GET /openapi.json is not registered")
 	}

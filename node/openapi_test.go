@@ -7,15 +7,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/alliancehub/alliancehub/auth"
-	"github.com/alliancehub/alliancehub/hub"
 	"github.com/alliancehub/alliancehub/hub/hubtest"
 	"github.com/alliancehub/alliancehub/hub/wire"
 	"github.com/alliancehub/alliancehub/schema"
@@ -29,70 +26,12 @@ import (
 // token, valid OpenAPI, listing exactly the routes the node registers, and true to what
 // the node answers. The checks are those of hub/openapi_test.go.
 
-func init() {
-	// Media types the document names that kin-openapi has no decoder for: read as text.
-	openapi3filter.RegisterBodyDecoder("application/jose", openapi3filter.PlainBodyDecoder)
-	openapi3filter.RegisterBodyDecoder("application/x-ndjson", openapi3filter.PlainBodyDecoder)
-	openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.PlainBodyDecoder)
-}
-
-// oaFetch reads a server's document without a token and checks it is valid OpenAPI.
-func oaFetch(t *testing.T, base string) *openapi3.T {
-	t.Helper()
-	resp, raw := hubtest.Request(t, http.MethodGet, base+"/openapi.json", "", nil, nil)
-	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/json" {
-		t.Fatalf("GET /openapi.json without a token: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
-	}
-	doc, err := openapi3.NewLoader().LoadFromData(raw)
-	if err != nil {
-		t.Fatalf("load the document: %v", err)
-	}
-	if err := doc.Validate(context.Background()); err != nil {
-		t.Fatalf("the document is not valid OpenAPI: %v", err)
-	}
-	if doc.OpenAPI != hub.OpenAPIVersion {
-		t.Errorf("openapi = %q, want %q", doc.OpenAPI, hub.OpenAPIVersion)
-	}
-	return doc
-}
-
-var (
-	oaEchoParam    = regexp.MustCompile(`:([a-z_]+)`)
-	oaEchoWildcard = regexp.MustCompile(`/\*$`)
-)
-
 // TestNodeOpenAPIIsValidAndComplete: the document is valid OpenAPI and lists every
 // route the node registers, and no other, each saying who may call it.
 func TestNodeOpenAPIIsValidAndComplete(t *testing.T) {
 	h := hubtest.StartHub(t, nil)
 	mi := hubtest.StartNode(t, h, "MI")
-	doc := oaFetch(t, mi.URL)
-	var registered []string
-	for _, r := range mi.Routes() {
-		registered = append(registered, oaEchoWildcard.ReplaceAllString(oaEchoParam.ReplaceAllString(r, "{$1}"), "/{path}"))
-	}
-	if !slices.Contains(registered, "GET /openapi.json") {
-		t.Error("GET /openapi.json is not registered")
-	}
-	var documented []string
-	for path, item := range doc.Paths.Map() {
-		for method, op := range item.Operations() {
-			documented = append(documented, method+" "+path)
-			if _, ok := op.Extensions["x-alliancehub-roles"]; !ok || !strings.Contains(op.Description, "Roles: ") && !strings.Contains(op.Description, "No token needed.") {
-				t.Errorf("%s %s does not say who may call it", method, path)
-			}
-		}
-	}
-	for _, r := range registered {
-		if !slices.Contains(documented, r) {
-			t.Errorf("route %s is registered but missing from /openapi.json", r)
-		}
-	}
-	for _, d := range documented {
-		if !slices.Contains(registered, d) {
-			t.Errorf("/openapi.json documents %s, which the node does not register", d)
-		}
-	}
+	hubtest.CheckDocumentedRoutes(t, mi.Routes(), hubtest.FetchOpenAPI(t, mi.URL))
 }
 
 // oaChecker sends requests to a node and validates each answer (and each request meant
@@ -108,7 +47,7 @@ type oaChecker struct {
 
 func newOAChecker(t *testing.T, n *hubtest.Node) *oaChecker {
 	t.Helper()
-	doc := oaFetch(t, n.URL)
+	doc := hubtest.FetchOpenAPI(t, n.URL)
 	doc.Servers = openapi3.Servers{{URL: n.URL}}
 	r, err := gorillamux.NewRouter(doc)
 	if err != nil {
