@@ -1,9 +1,12 @@
 package auth
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"strings"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -124,6 +127,14 @@ func VerifyToken(raw string, keys KeyLookup, now time.Time) (*Claims, string, er
 	if err := tok.Claims(pub, &c); err != nil {
 		return nil, "", fmt.Errorf("%w: signature does not verify", ErrTokenInvalid)
 	}
+	// go-jose reads claim names case-sensitively, encoding/json does not: a payload
+	// with both "sub" and "SUB" would mean one thing here and another to any tool
+	// that reads the token. Refuse what can be read two ways.
+	if obj, err := jose.ParseSignedCompact(raw, Algorithms); err == nil {
+		if err := uniqueNames(obj.UnsafePayloadWithoutVerification()); err != nil {
+			return nil, "", fmt.Errorf("%w: %v", ErrTokenInvalid, err)
+		}
+	}
 	err = c.ValidateWithLeeway(jwt.Expected{AnyAudience: jwt.Audience{Audience}, Time: now}, Leeway)
 	switch {
 	case errors.Is(err, jwt.ErrExpired):
@@ -156,4 +167,50 @@ func trimJoseErr(err error) string {
 // JWKS is a JSON Web Key Set of public keys.
 func JWKS(keys ...jose.JSONWebKey) jose.JSONWebKeySet {
 	return jose.JSONWebKeySet{Keys: keys}
+}
+
+// uniqueNames refuses a JSON document in which an object names a member twice, also
+// when the two names differ only in case (encoding/json matches names case-insensitively,
+// so either spelling could win depending on the reader).
+func uniqueNames(doc []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	type frame struct {
+		object bool
+		seen   map[string]bool
+		key    bool // the next token in an object is a name
+	}
+	var stack []frame
+	for {
+		t, err := dec.Token()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("payload: %v", err)
+		}
+		if n := len(stack); n > 0 && stack[n-1].object {
+			top := &stack[n-1]
+			if top.key {
+				if name, ok := t.(string); ok {
+					folded := strings.ToLower(strings.ToUpper(name))
+					if top.seen[folded] {
+						return fmt.Errorf("payload names %q more than once (names are compared ignoring case)", name)
+					}
+					top.seen[folded] = true
+					top.key = false
+					continue
+				}
+			} else {
+				top.key = true
+			}
+		}
+		switch t {
+		case json.Delim('{'):
+			stack = append(stack, frame{object: true, seen: map[string]bool{}, key: true})
+		case json.Delim('['):
+			stack = append(stack, frame{})
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+	}
 }

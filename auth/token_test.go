@@ -3,6 +3,7 @@ package auth_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -246,4 +247,33 @@ func mustJSON(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// A token whose payload names a claim twice, in two spellings, is refused: go-jose and
+// encoding/json would read different subjects from it (found by FuzzVerifyToken).
+func TestVerifyTokenRefusesClaimNamedTwice(t *testing.T) {
+	k, err := auth.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	keys := auth.KeySet{k.KeyID(): k.PublicKey()}
+	for _, payload := range []string{
+		`{"sub":"","SUB":"000000000","aud":"alliancehub","iat":%d,"exp":%d,"role":"program","program":"00"}`,
+		`{"sub":"a","aud":"alliancehub","iat":%d,"exp":%d,"role":"analyst","role":"admin"}`,
+		`{"sub":"a","aud":"alliancehub","iat":%d,"exp":%d,"role":"program","program":"MI","Program":"NV"}`,
+	} {
+		signed, err := k.Sign([]byte(fmt.Sprintf(payload, now.Unix(), now.Unix()+60)), auth.TypeToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := auth.VerifyToken(signed, keys, now); !errors.Is(err, auth.ErrTokenInvalid) {
+			t.Errorf("%s: err %v, want ErrTokenInvalid", payload, err)
+		}
+	}
+	ok := `{"sub":"a","aud":"alliancehub","iat":%d,"exp":%d,"role":"program","program":"MI","x":{"a":1,"b":[{"a":2}]}}`
+	signed, _ := k.Sign([]byte(fmt.Sprintf(ok, now.Unix(), now.Unix()+60)), auth.TypeToken)
+	if _, _, err := auth.VerifyToken(signed, keys, now); err != nil {
+		t.Errorf("nested repeats in different objects: %v", err)
+	}
 }
