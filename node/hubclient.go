@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -36,6 +37,9 @@ type HubError struct {
 	Status     int
 	Detail     string        // the problem's detail, or the status text
 	RetryAfter time.Duration // from the Retry-After header, if any
+	// Problem is whether the answer was a problem document (RFC 9457), as every refusal
+	// of the hub's own handlers is; a bare status comes from the HTTP layer below them.
+	Problem bool
 }
 
 func (e *HubError) Error() string {
@@ -43,9 +47,13 @@ func (e *HubError) Error() string {
 }
 
 // Temporary reports whether trying again may help: timeouts, throttling and server
-// errors. Any other 4xx will not change by itself (DESIGN.md, Retry).
+// errors. Any other 4xx will not change by itself (DESIGN.md, Retry), except a bare
+// 400 that is not a problem document: Go's HTTP server answers that when the head of a
+// request arrives broken, which the node's own client never sends, so the connection
+// was cut or damaged on the way (a half-closed connection, a middlebox).
 func (e *HubError) Temporary() bool {
-	return e.Status == http.StatusRequestTimeout || e.Status == http.StatusTooManyRequests || e.Status >= 500
+	return e.Status == http.StatusRequestTimeout || e.Status == http.StatusTooManyRequests || e.Status >= 500 ||
+		(e.Status == http.StatusBadRequest && !e.Problem)
 }
 
 // HTTPHub talks to a hub over HTTP.
@@ -163,6 +171,9 @@ func (h *HTTPHub) call(ctx context.Context, method, path, token string, body io.
 
 func hubError(resp *http.Response, body []byte) *HubError {
 	e := &HubError{Status: resp.StatusCode, Detail: http.StatusText(resp.StatusCode)}
+	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt == "application/problem+json" {
+		e.Problem = true
+	}
 	var p struct {
 		Detail string `json:"detail"`
 		Errors []struct {

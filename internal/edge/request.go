@@ -38,6 +38,13 @@ func ReadBody(c echo.Context, want string, limit int64) ([]byte, error) {
 		// The client sent its body too slowly; trying again may help (a 400 would not).
 		return nil, Errorf(http.StatusRequestTimeout, "request-timeout", "the request body did not arrive in time")
 	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		// The body ended before its Content-Length: the client's side of the connection
+		// was closed (or cut by something between) mid-request. Nothing was read into
+		// the store; 408 tells the client the request was incomplete and may be sent
+		// again (RFC 9110 15.5.9), where a 400 would tell it not to.
+		return nil, Errorf(http.StatusRequestTimeout, "incomplete-request", "the request body ended after %d of %d bytes: the connection was closed mid-request; send it again", len(body), c.Request().ContentLength)
+	}
 	if err != nil {
 		return nil, Errorf(http.StatusBadRequest, "invalid-request", "reading the request body: the connection failed")
 	}
