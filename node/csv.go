@@ -41,11 +41,11 @@ var (
 
 // Row outcomes of an import (docs/CSV.md).
 const (
-	OutcomeImported    = "imported"
-	OutcomeWouldImport = "would_import" // a dry run's "imported"
-	OutcomeDuplicate   = "duplicate"
-	OutcomeFailed      = "failed"
-	OutcomeNotImported = "not_imported" // valid, but --all-or-nothing and another row failed
+	OutcomeImported    = schema.ImportImported
+	OutcomeWouldImport = schema.ImportWouldImport // a dry run's "imported"
+	OutcomeDuplicate   = schema.ImportDuplicate
+	OutcomeFailed      = schema.ImportFailed
+	OutcomeNotImported = schema.ImportNotImported // valid, but --all-or-nothing and another row failed
 )
 
 // CSVFile is an import file read whole and checked: its header and its data rows.
@@ -183,18 +183,11 @@ type ImportSummary struct {
 }
 
 func (s *ImportSummary) count(rows []ImportRow) {
+	t := schema.ImportTally{Imported: s.Imported, Duplicates: s.Duplicates, Failed: s.Failed, NotImported: s.NotImported}
 	for _, r := range rows {
-		switch r.Outcome {
-		case OutcomeImported, OutcomeWouldImport:
-			s.Imported++
-		case OutcomeDuplicate:
-			s.Duplicates++
-		case OutcomeFailed:
-			s.Failed++
-		case OutcomeNotImported:
-			s.NotImported++
-		}
+		t.Add(r.Outcome)
 	}
+	s.Imported, s.Duplicates, s.Failed, s.NotImported = t.Imported, t.Duplicates, t.Failed, t.NotImported
 }
 
 // ImportError is an import stopped part way by a store failure: the rows before Line

@@ -460,3 +460,36 @@ func normalizeName(s string) string {
 	}, s)
 	return strings.Join(strings.Fields(s), " ")
 }
+
+// Row outcomes of an import (docs/CSV.md).
+const (
+	ImportImported    = "imported"
+	ImportWouldImport = "would_import" // a dry run's "imported"
+	ImportDuplicate   = "duplicate"
+	ImportFailed      = "failed"
+	ImportNotImported = "not_imported" // valid, but --all-or-nothing and another row failed
+)
+
+// ImportTally counts an import's row outcomes; Imported counts a dry run's would-be
+// imports too. Clients of POST /v1/import use it to count the rows they were told of
+// when the stream ends without its summary line.
+type ImportTally struct {
+	Imported    int `json:"imported"`
+	Duplicates  int `json:"duplicates"`
+	Failed      int `json:"failed"`
+	NotImported int `json:"not_imported"`
+}
+
+// Add counts one row's outcome.
+func (t *ImportTally) Add(outcome string) {
+	switch outcome {
+	case ImportImported, ImportWouldImport:
+		t.Imported++
+	case ImportDuplicate:
+		t.Duplicates++
+	case ImportFailed:
+		t.Failed++
+	case ImportNotImported:
+		t.NotImported++
+	}
+}

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/alliancehub/alliancehub/schema"
 )
 
 // maxImportBytes is the most a node takes in one import (node.MaxImportBytes); the file
@@ -52,12 +54,9 @@ type importRow struct {
 
 // importReport is the --json output: the counts and every row.
 type importReport struct {
-	Imported    int         `json:"imported"`
-	Duplicates  int         `json:"duplicates"`
-	Failed      int         `json:"failed"`
-	NotImported int         `json:"not_imported"`
-	DryRun      bool        `json:"dry_run"`
-	Rows        []importRow `json:"rows"`
+	schema.ImportTally
+	DryRun bool        `json:"dry_run"`
+	Rows   []importRow `json:"rows"`
 }
 
 func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -175,23 +174,9 @@ func readImport(body io.Reader, progress *progressBar) (*importReport, error) {
 			return rep, nil
 		default:
 			rep.Rows = append(rep.Rows, importRow{Line: l.Line, Outcome: l.Outcome, ID: l.ID, DuplicateOfLine: l.DuplicateOfLine, Errors: l.Errors})
-			rep.count(l.Outcome)
+			rep.Add(l.Outcome)
 			progress.set(len(rep.Rows))
 		}
-	}
-}
-
-// count tallies a row outcome, so a stream cut short still has counts.
-func (r *importReport) count(outcome string) {
-	switch outcome {
-	case "imported", "would_import":
-		r.Imported++
-	case "duplicate":
-		r.Duplicates++
-	case "failed":
-		r.Failed++
-	case "not_imported":
-		r.NotImported++
 	}
 }
 

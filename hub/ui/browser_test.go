@@ -341,3 +341,111 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("after signing out the roster shows %q, want the sign-in page", got)
 	}
 }
+
+// TestBrowserReconcile walks the reconciliation pages in a real browser: a MIOSHA clerk
+// imports a small CSV file with one bad row, fixes the row and imports the file again,
+// then resolves a conflict on the MI node by keeping the other version and syncs; an
+// analyst confirms the link the hub proposed between the federal and the Michigan
+// records of one Alliance.
+func TestBrowserReconcile(t *testing.T) {
+	b := newBrowser(t)
+	h := hubtest.StartHub(t, nil)
+	fed := hubtest.StartNode(t, h, "FED", quiet)
+	mi := hubtest.StartNode(t, h, "MI", quiet)
+	fedID, miID := linkedPair(t, fed, mi)
+	conflicted := makeConflict(t, h, mi)
+
+	// Import: a file with a bad third line.
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "mi-alliances.csv")
+	rows := "participant,participant_type,signed_on,goal_categories,emphasis_areas\n" +
+		"Michigan Farm Bureau,association,2025-10-07,outreach-communication,Agriculture\n" +
+		"Michigan Health & Hospital Association,association,2025-13-02,outreach-communication,Workplace violence\n" +
+		"Associated Builders and Contractors of Michigan,association,2024-06,Outreach and Communication;training-education,Falls\n"
+	if err := os.WriteFile(bad, []byte(rows), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b.signIn(mi.URL, mi.Token)
+	b.load("Alliances", chromedp.Navigate(mi.URL+"/ui/alliances"))
+	b.load("open the import", chromedp.Click(chromedp.CSS(`a[href="/ui/import"]`)))
+	if got := b.text("h1"); got != "Import Alliances from a CSV file" {
+		t.Fatalf("the import page shows %q", got)
+	}
+	b.do("choose the file", chromedp.SetUploadFiles(chromedp.CSS("#f-file"), []string{bad}))
+	b.screenshot("node-import-form")
+	if status := b.load("import", chromedp.Click(chromedp.CSS("main form button[type=submit]"))); status != http.StatusOK {
+		t.Errorf("the import answered %d", status)
+	}
+	wantText(t, "import summary", b.text("ul.tiles"), "3\nrows in the file", "2\nimported", "1\nfailed")
+	result := b.text("table.import tbody")
+	wantText(t, "import rows", result, "Failed", "signed_on", "month must be 01 to 12", "Imported")
+	if strings.Count(result, "Imported") != 2 {
+		t.Errorf("the import lists %d imported rows, want 2:\n%s", strings.Count(result, "Imported"), result)
+	}
+	b.screenshot("node-import-one-bad-row")
+
+	// Fix the row and import the same file again: the two rows in are duplicates.
+	fixed := strings.Replace(rows, "2025-13-02", "2025-12-02", 1)
+	if err := os.WriteFile(bad, []byte(fixed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b.do("choose the fixed file", chromedp.SetUploadFiles(chromedp.CSS("#f-file"), []string{bad}))
+	b.load("import again", chromedp.Click(chromedp.CSS("main form[enctype] button[type=submit]")))
+	wantText(t, "re-import summary", b.text("ul.tiles"), "1\nimported", "2\nduplicates", "0\nfailed")
+	if result := b.text("table.import tbody"); strings.Count(result, "Duplicate") != 2 || strings.Count(result, "Imported") != 1 {
+		t.Errorf("re-import rows:\n%s", result)
+	}
+	b.screenshot("node-import-fixed")
+
+	// Resolve the conflict: keep the version the node does not hold (Lansing).
+	b.load("conflicts", chromedp.Navigate(mi.URL+"/ui/conflicts"))
+	wantText(t, "conflict list", b.text("main table"), conflicted.ID, "office")
+	b.screenshot("node-conflicts")
+	b.load("open the conflict", chromedp.Click(chromedp.CSS(`main table a[href$="/resolve"]`)))
+	wantText(t, "resolve page", b.text("table.diff"), "office", "Lansing", "Detroit", "this node's current", "on the national roster")
+	b.do("choose the other version", chromedp.Click(chromedp.CSS("input[name=take]:not(:checked)")))
+	b.screenshot("node-resolve-conflict")
+	b.load("resolve", chromedp.Click(chromedp.CSS("main form button[type=submit]")))
+	wantText(t, "resolved Alliance", b.text("main"), "The conflict is resolved", "Lansing")
+	b.screenshot("node-conflict-resolved")
+	b.load("open sync", chromedp.Navigate(mi.URL+"/ui/sync"))
+	b.load("sync now", chromedp.Click(chromedp.CSS("main form button[type=submit]")))
+	wantText(t, "sync page", b.text("main"), "The sync ran")
+	b.load("conflicts after the sync", chromedp.Navigate(mi.URL+"/ui/conflicts"))
+	wantText(t, "conflicts after the sync", b.text("main"), "No record of this program is in conflict")
+
+	// The other new pages of a node, for the record.
+	b.load("addendum form", chromedp.Navigate(mi.URL+"/ui/alliances/"+conflicted.ID+"/addenda"))
+	b.screenshot("node-addendum")
+	b.load("Alliance", chromedp.Navigate(mi.URL+"/ui/alliances/"+miID))
+	b.screenshot("node-alliance-actions")
+
+	// An analyst confirms the link the hub proposed.
+	b.signIn(h.URL, h.Token(t, auth.RoleAnalyst, ""))
+	b.load("links", chromedp.Navigate(h.URL+"/ui/links"))
+	card := b.text("main section.card")
+	wantText(t, "proposed link", card, fedID, miID, "signed_on differs by 3 days", "Michigan Infrastructure & Transportation Association")
+	b.do("write a note", chromedp.SetValue(chromedp.CSS("form.decide textarea"), "MIOSHA co-signed the federal NUCA Alliance"))
+	b.screenshot("hub-links")
+	b.load("confirm", chromedp.Click(chromedp.CSS("form.decide button:not(.secondary)")))
+	wantText(t, "after confirming", b.text("main"), "The link is confirmed", "0 links")
+	b.load("confirmed links", chromedp.Navigate(h.URL+"/ui/links?state=confirmed"))
+	wantText(t, "confirmed link", b.text("main section.card"), "Confirmed", "by test-analyst", "MIOSHA co-signed the federal NUCA Alliance")
+	b.screenshot("hub-link-confirmed")
+	b.load("hub conflicts", chromedp.Navigate(h.URL+"/ui/conflicts"))
+	wantText(t, "hub conflicts", b.text("main"), "0 conflicts")
+
+	// An admin's keys page, with its actions.
+	b.load("sign out", chromedp.Click(chromedp.CSS(".who button")))
+	b.signIn(h.URL, h.Token(t, auth.RoleAdmin, ""))
+	b.load("keys", chromedp.Navigate(h.URL+"/ui/keys"))
+	wantText(t, "keys", b.text("main"), "FED", "MI", "Valid", "Revoke")
+	b.screenshot("hub-keys")
+	b.load("enroll", chromedp.Click(chromedp.CSS(`a[href="/ui/keys/enroll"]`)))
+	b.do("paste a key that is not JSON", chromedp.SetValue(chromedp.CSS("#f-code"), "NV"), chromedp.SetValue(chromedp.CSS("#f-jwk"), "kty: OKP"))
+	if status := b.load("enroll", chromedp.Click(chromedp.CSS("main form button[type=submit]"))); status != http.StatusUnprocessableEntity {
+		t.Errorf("enrolling a key that is not JSON answered %d", status)
+	}
+	wantText(t, "enroll error", b.text("#f-jwk-error"), "is not JSON")
+	b.screenshot("hub-enroll-error")
+}

@@ -1,5 +1,7 @@
 // Package ui is the hub's web UI for DCSP analysts: the national roster, each Alliance's
-// provenance, the programs' sync status, the conflict queue and the national totals.
+// provenance, the programs' sync status, the conflict queue, the review of links between
+// programs' records, the programs' keys with their enrollment and revocation, and the
+// national totals.
 package ui
 
 import (
@@ -78,11 +80,19 @@ func New(cfg Config) (*webui.Site, error) {
 			{Label: "Roster", Href: webui.Prefix + "/roster"},
 			{Label: "Programs", Href: webui.Prefix + "/programs"},
 			{Label: "Conflicts", Href: webui.Prefix + "/conflicts"},
+			{Label: "Links", Href: webui.Prefix + "/links"},
+			{Label: "Keys", Href: webui.Prefix + "/keys"},
 			{Label: "National totals", Href: webui.Prefix + "/totals"},
 		},
 		Notices: map[string]string{
-			"acknowledged": "The conflict is acknowledged. The owning program still resolves it; a new competing revision reopens it.",
+			"acknowledged":   "The conflict is acknowledged. The owning program still resolves it; a new competing revision reopens it.",
+			"link-confirmed": "The link is confirmed: the two records are one Alliance, counted once in the national totals.",
+			"link-rejected":  "The link is rejected: the two records are different Alliances, and both count.",
+			"enrolled":       "The program is enrolled with its key. Its node can push once it signs with that key.",
+			"key-added":      "The key is enrolled for the program (or was already). Its other keys are unchanged.",
+			"revoked":        "The key is revoked. What it signed before stays on the roster, flagged; what it signs from then on is refused.",
 		},
+		LinkPage: webui.Prefix + "/links/",
 	}
 	if cfg.VerifyBundle != nil {
 		wcfg.Signatures = u.signatures
@@ -97,6 +107,15 @@ func New(cfg Config) (*webui.Site, error) {
 	site.GET("/programs", u.programs)
 	site.GET("/conflicts", u.conflicts)
 	site.POST("/conflicts/:id/acknowledge", u.acknowledge)
+	site.GET("/links", u.links)
+	site.GET("/links/:id", u.linkPage)
+	site.POST("/links/:id/confirm", u.confirmLink)
+	site.POST("/links/:id/reject", u.rejectLink)
+	site.GET("/keys", u.keys)
+	site.GET("/keys/enroll", u.enrollPage)
+	site.POST("/keys/enroll", u.enroll)
+	site.GET("/keys/:code/:kid/revoke", u.revokePage)
+	site.POST("/keys/:code/:kid/revoke", u.revoke)
 	site.GET("/totals", u.totals)
 	return site, nil
 }
@@ -167,13 +186,16 @@ type programView struct {
 }
 
 type keyView struct {
-	Kid       string     `json:"kid"`
-	State     string     `json:"state"`
-	AddedAt   time.Time  `json:"added_at"`
-	NotBefore *time.Time `json:"not_before"`
-	NotAfter  *time.Time `json:"not_after"`
-	RevokedAt *time.Time `json:"revoked_at"`
-	Source    string     `json:"source"`
+	Kid          string     `json:"kid"`
+	State        string     `json:"state"`
+	AddedAt      time.Time  `json:"added_at"`
+	NotBefore    *time.Time `json:"not_before"`
+	NotAfter     *time.Time `json:"not_after"`
+	RevokedAt    *time.Time `json:"revoked_at"`
+	RevokeReason string     `json:"revoke_reason"`
+	RevokedBy    string     `json:"revoked_by"`
+	Source       string     `json:"source"`
+	RotatedFrom  string     `json:"rotated_from"`
 }
 
 func (u *ui) programs(c echo.Context) error {
@@ -195,55 +217,6 @@ func (u *ui) programs(c echo.Context) error {
 	}{page.Items, counts})
 }
 
-// conflict is one record with competing revisions (GET /v1/conflicts).
-type conflict struct {
-	ID           string `json:"id"`
-	Program      string `json:"program"`
-	Kind         string `json:"kind"`
-	WinningRev   string `json:"winning_rev"`
-	Leaves       []leaf `json:"leaves"`
-	Differences  []diff `json:"differences"`
-	Acknowledged *struct {
-		By   string    `json:"by"`
-		At   time.Time `json:"at"`
-		Note string    `json:"note"`
-	} `json:"acknowledged"`
-	Rows []diffRow `json:"-"`
-}
-
-type leaf struct {
-	Rev        string    `json:"rev"`
-	PrevRev    string    `json:"prev_rev"`
-	Deleted    bool      `json:"deleted"`
-	Kid        string    `json:"kid"`
-	SignedAt   time.Time `json:"signed_at"`
-	ReceivedAt time.Time `json:"received_at"`
-}
-
-type diff struct {
-	Field  string                     `json:"field"`
-	Values map[string]json.RawMessage `json:"values"`
-}
-
-// diffRow is one differing field, with its value in each leaf, in the leaves' order.
-type diffRow struct {
-	Field  string
-	Values []string
-}
-
-// showJSON writes a field's value for reading: text as it is, anything else as compact
-// JSON, a missing field as "(none)".
-func showJSON(raw json.RawMessage) string {
-	if len(raw) == 0 || string(raw) == "null" {
-		return "(none)"
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s
-	}
-	return string(raw)
-}
-
 func (u *ui) conflicts(c echo.Context) error {
 	in := c.QueryParams()
 	q := url.Values{}
@@ -263,22 +236,15 @@ func (u *ui) conflicts(c echo.Context) error {
 		q.Set("page_token", t)
 	}
 	var page struct {
-		Items         []conflict `json:"items"`
-		Total         int        `json:"total"`
-		NextPageToken string     `json:"next_page_token"`
+		Items         []webui.Conflict `json:"items"`
+		Total         int              `json:"total"`
+		NextPageToken string           `json:"next_page_token"`
 	}
 	if _, err := u.site.Call(c, http.MethodGet, "/v1/conflicts", q, nil, nil, &page); err != nil {
 		return err
 	}
 	for i := range page.Items {
-		cf := &page.Items[i]
-		for _, d := range cf.Differences {
-			row := diffRow{Field: d.Field}
-			for _, l := range cf.Leaves {
-				row.Values = append(row.Values, showJSON(d.Values[l.Rev]))
-			}
-			cf.Rows = append(cf.Rows, row)
-		}
+		page.Items[i].LayOut()
 	}
 	var programs []webui.Option
 	for _, code := range u.site.Catalog().Codes() {
@@ -294,7 +260,7 @@ func (u *ui) conflicts(c echo.Context) error {
 	}
 	cl := webui.Claims(c)
 	return u.site.Render(c, http.StatusOK, "conflicts", "Conflict queue", struct {
-		Items    []conflict
+		Items    []webui.Conflict
 		Total    int
 		State    string
 		States   []webui.Option

@@ -20,7 +20,6 @@ import (
 	"github.com/alliancehub/alliancehub/hub/hubtest"
 	hubui "github.com/alliancehub/alliancehub/hub/ui"
 	"github.com/alliancehub/alliancehub/hub/wire"
-	"github.com/alliancehub/alliancehub/internal/journal"
 	"github.com/alliancehub/alliancehub/internal/webui/webuitest"
 	"github.com/alliancehub/alliancehub/node"
 	"github.com/alliancehub/alliancehub/schema"
@@ -284,33 +283,7 @@ func makeConflict(t *testing.T, h *hubtest.Hub, mi *hubtest.Node) schema.Allianc
 	t.Helper()
 	a := createMI(t, mi, "Associated General Contractors of Michigan")
 	syncNode(t, mi)
-	store := filepath.Join(mi.Dir, journal.FileName)
-	backup := filepath.Join(t.TempDir(), journal.FileName)
-	copyFile := func(from, to string) {
-		b, err := os.ReadFile(from)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(to, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	put := func(office string) {
-		a.Office = office
-		resp, body := hubtest.Request(t, http.MethodPut, mi.URL+"/v1/alliances/"+a.ID, mi.Token,
-			http.Header{"If-Match": {`"` + a.Rev + `"`}, "Content-Type": {"application/json"}}, must(json.Marshal(a)))
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("put: %d %s", resp.StatusCode, body)
-		}
-	}
-	mi.Reopen(t, func() { copyFile(store, backup) })
-	put("Lansing")
-	syncNode(t, mi)
-	mi.Reopen(t, func() { copyFile(backup, store) })
-	put("Detroit")
-	if got := syncNode(t, mi); got.Conflict != 1 {
-		t.Fatalf("sync = %+v, want a conflict", got)
-	}
+	mi.Fork(t, a, [2]string{"Lansing", "Detroit"})
 	return a
 }
 
@@ -491,5 +464,224 @@ func TestRosterPaging(t *testing.T) {
 	p = c.Get(t, html.UnescapeString(m[1]))
 	if !contains(p.Body, "Showing 1 to 25 of 30 Alliances", "Michigan Association 00", "Michigan Association 24") {
 		t.Errorf("back to the first page:\n%s", p.Body)
+	}
+}
+
+// TestUISlash: /ui without its slash leads to /ui/.
+func TestUISlash(t *testing.T) {
+	h := hubtest.StartHub(t, nil)
+	c := webuitest.New(t, h.URL)
+	if p := c.Get(t, "/ui"); p.Status != http.StatusMovedPermanently || p.Location() != "/ui/" {
+		t.Errorf("GET /ui = %d %q, want a redirect to /ui/", p.Status, p.Location())
+	}
+	c.SignIn(t, h.Token(t, auth.RoleAnalyst, ""))
+	if p := c.Get(t, "/ui"); p.Status != http.StatusMovedPermanently || p.Location() != "/ui/" {
+		t.Errorf("GET /ui signed in = %d %q", p.Status, p.Location())
+	}
+	if p := c.Get(t, "/ui/"); p.Status != http.StatusSeeOther || p.Location() != "/ui/roster" {
+		t.Errorf("GET /ui/ = %d %q", p.Status, p.Location())
+	}
+}
+
+// linkedPair records one national Alliance on the FED node and, as Michigan co-signed it,
+// on the MI node too, three days later and with a participant the federal record leaves
+// out; after both sync, the hub proposes a link between them.
+func linkedPair(t *testing.T, fed, mi *hubtest.Node) (fedID, miID string) {
+	t.Helper()
+	create := func(n *hubtest.Node, body string) string {
+		resp, out := hubtest.Do(t, http.MethodPost, n.URL+"/v1/alliances", n.Token, []byte(body))
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("create: %d %s", resp.StatusCode, out)
+		}
+		var a schema.Alliance
+		hubtest.DecodeJSON(t, out, &a)
+		return a.ID
+	}
+	fedID = create(fed, `{"level":"national","participants":[{"name":"National Utility Contractors Association (NUCA)","type":"association"}],
+		"goals":[{"category":"training"},{"category":"outreach"}],"signed_on":"2025-02-12"}`)
+	miID = create(mi, `{"participants":[{"name":"NUCA"},{"name":"Michigan Infrastructure & Transportation Association"}],
+		"goals":[{"category":"training-education"},{"category":"outreach-communication"}],"signed_on":"2025-02-15"}`)
+	syncNode(t, fed)
+	syncNode(t, mi)
+	return fedID, miID
+}
+
+var linkForm = regexp.MustCompile(`action="/ui/links/([^"/]+)/confirm"`)
+
+// TestLinks: the links to review, each with the two records' differences; DCSP confirms
+// or rejects one with a note (a note the API refuses is shown next to it), and a program
+// token is offered no form and refused if it sends one. A form without the CSRF token
+// changes nothing.
+func TestLinks(t *testing.T) {
+	h := hubtest.StartHub(t, nil)
+	fed := hubtest.StartNode(t, h, "FED", quiet)
+	mi := hubtest.StartNode(t, h, "MI", quiet)
+	fedID, miID := linkedPair(t, fed, mi)
+	analystToken := h.Token(t, auth.RoleAnalyst, "")
+	var links struct {
+		Items []wire.Link `json:"items"`
+	}
+	hubtest.GetJSON(t, h.URL+"/v1/links", analystToken, &links)
+	if len(links.Items) != 1 {
+		t.Fatalf("links = %+v, want one", links)
+	}
+	id := links.Items[0].ID
+
+	prog := webuitest.New(t, h.URL)
+	prog.SignIn(t, h.Token(t, auth.RoleProgram, "MI"))
+	p := prog.Get(t, "/ui/links")
+	if p.Status != http.StatusOK || !contains(p.Body, "1 link", fedID, miID, "signed_on differs by 3 days", "2025-02-12", "2025-02-15", "“NUCA”") {
+		t.Fatalf("links page: %d\n%s", p.Status, p.Body)
+	}
+	if strings.Contains(p.Body, "Confirm: one Alliance") {
+		t.Error("a program token is offered the link decision")
+	}
+	p = prog.Post(t, "/ui/links/"+id+"/confirm", url.Values{"csrf": {p.CSRF()}})
+	if p.Status != http.StatusForbidden || !strings.Contains(p.Body, `role &#34;program&#34; may not do this`) {
+		t.Errorf("a program token confirming = %d\n%s", p.Status, p.Body)
+	}
+
+	analyst := webuitest.New(t, h.URL)
+	analyst.SignIn(t, analystToken)
+	p = analyst.Get(t, "/ui/links")
+	if m := linkForm.FindStringSubmatch(p.Body); m == nil || m[1] != id || !contains(p.Body, `formaction="/ui/links/`+id+`/reject"`, `formaction="/ui/links/`+id+`/confirm"`) {
+		t.Fatalf("an analyst is not offered the decision:\n%s", p.Body)
+	}
+	if p := analyst.Post(t, "/ui/links/"+id+"/confirm", url.Values{"note": {"same"}}); p.Status != http.StatusForbidden {
+		t.Errorf("a decision without CSRF = %d", p.Status)
+	}
+	// A note longer than the API takes: refused, and said next to the note.
+	p = analyst.Submit(t, "/ui/links", "/ui/links/"+id+"/reject", url.Values{"note": {strings.Repeat("x", 2001)}})
+	if p.Status != http.StatusUnprocessableEntity || !contains(p.Body, `id="note-`+id+`-error"`, "at most 2000", `href="#note-`+id+`"`, `aria-invalid="true"`) {
+		t.Errorf("a long note = %d\n%s", p.Status, p.Body)
+	}
+	var l wire.Link
+	hubtest.GetJSON(t, h.URL+"/v1/links/"+id, analystToken, &l)
+	if l.State != wire.LinkProposed {
+		t.Fatalf("refused decisions changed the link: %s", l.State)
+	}
+
+	p = analyst.Submit(t, "/ui/links/"+id, "/ui/links/"+id+"/confirm", url.Values{"note": {"MIOSHA co-signed the federal agreement"}})
+	if p.Status != http.StatusSeeOther || p.Location() != "/ui/links?done=link-confirmed" {
+		t.Fatalf("confirm = %d %q\n%s", p.Status, p.Location(), p.Body)
+	}
+	hubtest.GetJSON(t, h.URL+"/v1/links/"+id, analystToken, &l)
+	if l.State != wire.LinkConfirmed || l.Decision == nil || l.Decision.By != "test-analyst" || l.Decision.Note != "MIOSHA co-signed the federal agreement" {
+		t.Errorf("after confirming: %+v %+v", l.State, l.Decision)
+	}
+	p = analyst.Get(t, p.Location())
+	if !contains(p.Body, "The link is confirmed", "0 links") {
+		t.Errorf("the proposed list after confirming:\n%s", p.Body)
+	}
+	p = analyst.Get(t, "/ui/links?state=confirmed")
+	if !contains(p.Body, "1 link", "Confirmed by test-analyst", "MIOSHA co-signed the federal agreement", "Change to rejected") ||
+		strings.Contains(p.Body, "Confirm: one Alliance") {
+		t.Errorf("confirmed links:\n%s", p.Body)
+	}
+	// Each record's page leads to the link.
+	if p := analyst.Get(t, "/ui/roster/"+miID); !contains(p.Body, `href="/ui/links/`+id+`"`, "Review this link") {
+		t.Errorf("the Alliance page does not lead to its link:\n%s", p.Body)
+	}
+}
+
+// TestKeys: every program's keys with their windows and state; an admin enrolls a
+// program (errors next to the field they name: the form's own and the API's) and
+// revokes a key; an analyst is offered neither and refused if it sends a form anyway.
+func TestKeys(t *testing.T) {
+	h := hubtest.StartHub(t, nil)
+	mi := hubtest.StartNode(t, h, "MI", quiet)
+	nvKey, err := auth.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	nvJWK := string(must(json.Marshal(nvKey.PublicJWK())))
+	keyFile := filepath.Join(t.TempDir(), "nv.jwk")
+	if err := nvKey.WriteFile(keyFile); err != nil {
+		t.Fatal(err)
+	}
+	private := string(must(os.ReadFile(keyFile)))
+
+	analyst := webuitest.New(t, h.URL)
+	analyst.SignIn(t, h.Token(t, auth.RoleAnalyst, ""))
+	p := analyst.Get(t, "/ui/keys")
+	if p.Status != http.StatusOK || !contains(p.Body, `id="program-MI"`, mi.Key.KeyID(), "Valid", "no end", "at enrollment", "Defined but not enrolled: FED, NV") {
+		t.Fatalf("keys page: %d\n%s", p.Status, p.Body)
+	}
+	if strings.Contains(p.Body, "/ui/keys/enroll") || strings.Contains(p.Body, "/revoke") {
+		t.Error("an analyst is offered enrollment or revocation")
+	}
+	p = analyst.Post(t, "/ui/keys/enroll", url.Values{"csrf": {p.CSRF()}, "code": {"NV"}, "jwk": {nvJWK}})
+	if p.Status != http.StatusForbidden || !strings.Contains(p.Body, `role &#34;analyst&#34; may not do this`) {
+		t.Errorf("an analyst's enrollment = %d\n%s", p.Status, p.Body)
+	}
+
+	admin := webuitest.New(t, h.URL)
+	admin.SignIn(t, h.Token(t, auth.RoleAdmin, ""))
+	p = admin.Get(t, "/ui/keys")
+	if !contains(p.Body, `href="/ui/keys/enroll"`, `href="/ui/keys/MI/`+mi.Key.KeyID()+`/revoke"`) {
+		t.Fatalf("an admin is not offered enrollment and revocation:\n%s", p.Body)
+	}
+	if p := admin.Post(t, "/ui/keys/enroll", url.Values{"code": {"NV"}, "jwk": {nvJWK}}); p.Status != http.StatusForbidden {
+		t.Errorf("an enrollment without CSRF = %d", p.Status)
+	}
+	for name, tc := range map[string]struct {
+		form  url.Values
+		field string
+		want  string
+	}{
+		"not JSON":       {url.Values{"code": {"NV"}, "jwk": {"{kty: OKP"}}, "jwk", "is not JSON"},
+		"private key":    {url.Values{"code": {"NV"}, "jwk": {private}}, "jwk", "holds a private key"},
+		"no program":     {url.Values{"jwk": {nvJWK}}, "code", "must be 2 to 10 capital letters"},
+		"not a time":     {url.Values{"code": {"NV"}, "jwk": {nvJWK}, "not_after": {"next year"}}, "not_after", "is not a time"},
+		"window in past": {url.Values{"code": {"NV"}, "jwk": {nvJWK}, "not_after": {"2020-01-01"}}, "not_after", "2020-01-01"},
+	} {
+		p := admin.Submit(t, "/ui/keys/enroll", "/ui/keys/enroll", tc.form)
+		if p.Status != http.StatusUnprocessableEntity || !contains(p.Body, `id="f-`+tc.field+`-error"`, tc.want, `href="#f-`+tc.field+`"`) {
+			t.Errorf("%s: %d\n%s", name, p.Status, p.Body)
+		}
+	}
+	var programs struct {
+		Items []struct {
+			Code string
+			Keys []struct{ Kid, State string }
+		}
+	}
+	hubtest.GetJSON(t, h.URL+"/v1/programs", h.Token(t, auth.RoleAnalyst, ""), &programs)
+	if len(programs.Items) != 1 {
+		t.Fatalf("refused enrollments enrolled something: %+v", programs.Items)
+	}
+	p = admin.Submit(t, "/ui/keys/enroll", "/ui/keys/enroll", url.Values{"code": {"NV"}, "jwk": {nvJWK}, "not_before": {"2026-01-01"}})
+	if p.Status != http.StatusSeeOther || p.Location() != "/ui/keys?done=enrolled#program-NV" {
+		t.Fatalf("enrol = %d %q\n%s", p.Status, p.Location(), p.Body)
+	}
+	if p := admin.Get(t, "/ui/keys?done=enrolled"); !contains(p.Body, "The program is enrolled", `id="program-NV"`, nvKey.KeyID()) {
+		t.Errorf("keys page after enrollment:\n%s", p.Body)
+	}
+
+	// Revoke MI's only key: the page warns; the API's refusals land next to their fields.
+	revoke := "/ui/keys/MI/" + mi.Key.KeyID() + "/revoke"
+	p = admin.Get(t, revoke)
+	if p.Status != http.StatusOK || !contains(p.Body, "only key of MI", mi.Key.KeyID(), `class="danger"`) {
+		t.Fatalf("revoke page: %d\n%s", p.Status, p.Body)
+	}
+	p = admin.Submit(t, revoke, revoke, url.Values{"reason": {strings.Repeat("r", 501)}, "effective_at": {"2020-01-01"}})
+	if p.Status != http.StatusUnprocessableEntity || !contains(p.Body, `id="f-reason-error"`, "at most 500", `id="f-effective_at-error"`, "is in the past") {
+		t.Errorf("bad revocation = %d\n%s", p.Status, p.Body)
+	}
+	if p := analyst.Post(t, revoke, url.Values{"csrf": {analyst.Get(t, "/ui/keys").CSRF()}}); p.Status != http.StatusForbidden {
+		t.Errorf("an analyst's revocation = %d", p.Status)
+	}
+	p = admin.Submit(t, revoke, revoke, url.Values{"reason": {"the node's disk was replaced"}})
+	if p.Status != http.StatusSeeOther || p.Location() != "/ui/keys?done=revoked#program-MI" {
+		t.Fatalf("revoke = %d %q\n%s", p.Status, p.Location(), p.Body)
+	}
+	p = admin.Get(t, "/ui/keys?done=revoked")
+	if !contains(p.Body, "The key is revoked", "Revoked", "by test-admin", "the node&#39;s disk was replaced") || strings.Contains(p.Body, `href="`+revoke+`"`) {
+		t.Errorf("keys page after revoking:\n%s", p.Body)
+	}
+	// Revoking it again is the API's 409, shown on the form.
+	p = admin.Submit(t, revoke, revoke, nil)
+	if p.Status != http.StatusConflict || !strings.Contains(p.Body, "Not done") {
+		t.Errorf("revoking twice = %d\n%s", p.Status, p.Body)
 	}
 }

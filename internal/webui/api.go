@@ -19,24 +19,48 @@ import (
 // other answer comes back as the API's *edge.Problem, so a page shows the API's own
 // words for a refusal (a role that may not, a field that is wrong).
 func (s *Site) Call(c echo.Context, method, path string, query url.Values, body any, header http.Header, out any) (http.Header, error) {
+	var raw []byte
+	if body != nil {
+		var err error
+		if raw, err = json.Marshal(body); err != nil {
+			return nil, err
+		}
+		header = header.Clone()
+		if header == nil {
+			header = http.Header{}
+		}
+		header.Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
+	}
+	answer, h, err := s.Send(c, method, path, query, raw, header)
+	if err != nil {
+		return h, err
+	}
+	if out != nil {
+		if err := json.Unmarshal(answer, out); err != nil {
+			return h, fmt.Errorf("webui: decode %s %s: %w", method, path, err)
+		}
+	}
+	return h, nil
+}
+
+// Send is Call with a body of any type (its Content-Type in header: a CSV file for an
+// import) and the answer kept as it came (NDJSON, say): the answer's body and headers
+// when it is a 2xx, the API's *edge.Problem otherwise. The whole answer is held in
+// memory, so it is for answers of bounded size.
+func (s *Site) Send(c echo.Context, method, path string, query url.Values, body []byte, header http.Header) ([]byte, http.Header, error) {
 	rec := &recorder{header: http.Header{}}
 	req, err := s.apiRequest(c, method, path, query, body, header)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	s.cfg.API.ServeHTTP(rec, req)
 	if rec.status == 0 {
 		rec.status = http.StatusOK
 	}
 	if rec.status < 200 || rec.status > 299 {
-		return rec.header, problemOf(rec.status, rec.header, rec.body.Bytes())
+		return nil, rec.header, problemOf(rec.status, rec.header, rec.body.Bytes())
 	}
-	if out != nil {
-		if err := json.Unmarshal(rec.body.Bytes(), out); err != nil {
-			return rec.header, fmt.Errorf("webui: decode %s %s: %w", method, path, err)
-		}
-	}
-	return rec.header, nil
+	return rec.body.Bytes(), rec.header, nil
 }
 
 // Stream answers the browser with the API's answer to GET path?query (a CSV export, a
@@ -58,14 +82,10 @@ func (s *Site) Stream(c echo.Context, path string, query url.Values) error {
 	return problemOf(w.rec.status, w.rec.header, w.rec.body.Bytes())
 }
 
-func (s *Site) apiRequest(c echo.Context, method, path string, query url.Values, body any, header http.Header) (*http.Request, error) {
+func (s *Site) apiRequest(c echo.Context, method, path string, query url.Values, body []byte, header http.Header) (*http.Request, error) {
 	var rd io.Reader
 	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return nil, err
-		}
-		rd = bytes.NewReader(b)
+		rd = bytes.NewReader(body)
 	}
 	u := path
 	if len(query) > 0 {
@@ -81,9 +101,6 @@ func (s *Site) apiRequest(c echo.Context, method, path string, query url.Values,
 		req.Header[k] = v
 	}
 	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		req.Header.Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
-	}
 	if tok := Token(c); tok != "" {
 		req.Header.Set(echo.HeaderAuthorization, "Bearer "+tok)
 	}
@@ -122,6 +139,10 @@ func (r *recorder) Write(p []byte) (int, error) {
 	r.WriteHeader(http.StatusOK)
 	return r.body.Write(p)
 }
+
+// Flush does nothing: the answer is read once it is complete. A handler that streams
+// (an import's NDJSON) flushes as it goes, and echo refuses a writer that cannot.
+func (r *recorder) Flush() {}
 
 // passOn hands a successful answer on to the browser as it comes, and keeps any other.
 type passOn struct {

@@ -1,6 +1,7 @@
 package webui
 
 import (
+	"encoding/json"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -195,6 +196,19 @@ func plural(n int, word string) string {
 	return strconv.Itoa(n) + " " + word + "s"
 }
 
+// ShowJSON writes a field's value for reading (a conflict's differences): text as it
+// is, anything else as compact JSON, a missing field as "(none)".
+func ShowJSON(raw json.RawMessage) string {
+	if len(raw) == 0 || string(raw) == "null" {
+		return "(none)"
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	return string(raw)
+}
+
 // ShortRev shortens a revision for display: its generation and 8 hex digits.
 func ShortRev(rev string) string {
 	gen, hash, ok := strings.Cut(rev, "-")
@@ -225,6 +239,10 @@ var labels = map[string]string{
 	"upcoming": "Upcoming", "due": "Due", "overdue": "Overdue", "submitted": "Submitted", "eligible": "Eligible",
 	// links
 	"proposed": "Proposed", "confirmed": "Confirmed", "rejected": "Rejected",
+	// import outcomes
+	"imported": "Imported", "would_import": "Would import", "duplicate": "Duplicate", "failed": "Failed", "not_imported": "Not imported",
+	// key states
+	"pending": "Pending", "valid": "Valid", "revoked": "Revoked",
 	// participant types
 	"association": "Trade or professional association", "union": "Labor union", "education": "Educational institution",
 	"community": "Community or faith-based group", "government": "Government agency", "business": "Business",

@@ -259,6 +259,7 @@ type entryData struct {
 	VerifyError string // why they could not be
 	LinkOthers  map[string]string
 	Bundle      string
+	LinkPage    string // where a link is reviewed, its id appended ("" on a node)
 }
 
 func (s *Site) entryPage(c echo.Context) error {
@@ -291,6 +292,7 @@ func (s *Site) entryPage(c echo.Context) error {
 		}
 		d.Bundle = Prefix + "/roster/" + url.PathEscape(id) + "/bundle"
 	}
+	d.LinkPage = s.cfg.LinkPage
 	d.LinkOthers = map[string]string{}
 	for _, l := range d.Links {
 		for _, r := range l.Records {

@@ -89,14 +89,27 @@ func (s *Site) toSignIn(c echo.Context, why string) error {
 	return c.Redirect(http.StatusSeeOther, u)
 }
 
-// readForm reads a POSTed form: url-encoded, at most maxForm bytes.
+// readForm reads a POSTed form: url-encoded, at most maxForm bytes; or, on a route added
+// with Upload, multipart (a file), at most that route's bound, held in memory.
 func (s *Site) readForm(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
 		if r.Method != http.MethodPost {
 			return next(c)
 		}
-		if mt, _, _ := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType)); mt != echo.MIMEApplicationForm {
+		mt, _, _ := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType))
+		if limit, ok := s.uploads[c.Path()]; ok && mt == echo.MIMEMultipartForm {
+			r.Body = http.MaxBytesReader(c.Response(), r.Body, limit)
+			if err := r.ParseMultipartForm(limit); err != nil {
+				var mbe *http.MaxBytesError
+				if errors.As(err, &mbe) {
+					return mbe
+				}
+				return edge.Errorf(http.StatusBadRequest, "invalid-request", "The form could not be read.")
+			}
+			return next(c)
+		}
+		if mt != echo.MIMEApplicationForm {
 			return edge.Errorf(http.StatusUnsupportedMediaType, "unsupported-media-type", "A form must be sent as %s.", echo.MIMEApplicationForm)
 		}
 		r.Body = http.MaxBytesReader(c.Response(), r.Body, maxForm)

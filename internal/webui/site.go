@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -64,8 +65,11 @@ type Config struct {
 	// Notices are the messages a page shows after an action redirected to it with
 	// ?done=KEY, by key (only these texts can appear: the query picks, never writes).
 	Notices map[string]string
-	Log     *slog.Logger
-	Now     func() time.Time
+	// LinkPage, when set, is where a cross-program link is reviewed, its id appended
+	// (the hub's /ui/links/); an Alliance's page then links each of its links there.
+	LinkPage string
+	Log      *slog.Logger
+	Now      func() time.Time
 }
 
 // NavItem is one link of the header.
@@ -91,6 +95,7 @@ type Site struct {
 	sessionName string // the session cookie's name
 	signinName  string // the sign-in form's cookie's name
 	catalog     *schema.Catalog
+	uploads     map[string]int64 // routes that take a multipart form (a file), by route path: its size bound
 }
 
 // New prepares a UI: parses the shared and the server's templates and sets up the
@@ -111,7 +116,7 @@ func New(cfg Config) (*Site, error) {
 	if cfg.Home == "" {
 		cfg.Home = Prefix + "/"
 	}
-	s := &Site{cfg: cfg, catalog: cfg.Catalog, sessionName: sessionCookie, signinName: signinCookie}
+	s := &Site{cfg: cfg, catalog: cfg.Catalog, sessionName: sessionCookie, signinName: signinCookie, uploads: map[string]int64{}}
 	if cfg.Realm != "" {
 		s.sessionName += "_" + cfg.Realm
 		s.signinName += "_" + cfg.Realm
@@ -149,6 +154,7 @@ func New(cfg Config) (*Site, error) {
 		},
 	}))
 	e.Use(securityHeaders)
+	e.GET(Prefix, toSlash)
 	e.GET(Prefix+"/static/:name", s.serveStatic)
 	e.GET(Prefix+"/signin", s.signInPage)
 	e.POST(Prefix+"/signin", s.signIn, s.readForm)
@@ -166,14 +172,58 @@ func (s *Site) GET(path string, h echo.HandlerFunc) { s.signed.GET(path, h) }
 // before h runs.
 func (s *Site) POST(path string, h echo.HandlerFunc) { s.signed.POST(path, h) }
 
+// Upload adds a form action for signed-in users at Prefix+path that takes a file: a
+// multipart/form-data body of at most limit bytes (every other action takes urlencoded
+// forms only). Its CSRF token is checked, from the multipart fields, before h runs.
+func (s *Site) Upload(path string, h echo.HandlerFunc, limit int64) {
+	s.uploads[Prefix+path] = limit
+	s.signed.POST(path, h)
+}
+
+// UploadedFile reads the file a form sent in field name: its bytes and name; ok is false
+// when none was chosen.
+func UploadedFile(c echo.Context, name string) (data []byte, filename string, ok bool, err error) {
+	mf := c.Request().MultipartForm
+	if mf == nil || len(mf.File[name]) == 0 {
+		return nil, "", false, nil
+	}
+	fh := mf.File[name][0]
+	if fh.Filename == "" && fh.Size == 0 {
+		return nil, "", false, nil // a browser sends an empty part when no file was chosen
+	}
+	f, err := fh.Open()
+	if err != nil {
+		return nil, "", false, err
+	}
+	defer f.Close()
+	data, err = io.ReadAll(f)
+	if err != nil {
+		return nil, "", false, err
+	}
+	return data, fh.Filename, true, nil
+}
+
+// toSlash leads /ui to /ui/: the UI's pages live under Prefix+"/".
+func toSlash(c echo.Context) error {
+	u := Prefix + "/"
+	if q := c.Request().URL.RawQuery; q != "" {
+		u += "?" + q
+	}
+	return c.Redirect(http.StatusMovedPermanently, u)
+}
+
 // Handler is the UI's own router (paths begin with Prefix).
 func (s *Site) Handler() http.Handler { return s.router }
 
 // Mount serves the UI from the server's router: "/" leads to it, and everything under
 // Prefix is the UI's. The server's middleware (request ids, logs, metrics) runs first.
+// Prefix itself, without its slash, is led to Prefix+"/" by the UI's router; it reaches
+// it as the server's not-found route, so the server's list of routes (its OpenAPI
+// document) stays what it serves under /ui/.
 func (s *Site) Mount(e *echo.Echo) {
 	e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, Prefix+"/") })
 	h := echo.WrapHandler(s.router)
+	e.RouteNotFound(Prefix, h)
 	e.GET(Prefix+"/*", h)
 	e.POST(Prefix+"/*", h)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -56,7 +57,7 @@ type List struct {
 // list's row, its path inside the object: "contact.email").
 type Field struct {
 	Name, JSON, Label, Hint string
-	Kind                    string // text, date, number, select, textarea, lines
+	Kind                    string // text, date, number, select, textarea, lines, checks
 	Options                 []webui.Option
 	Value, Error            string
 	Required, ReadOnly      bool
@@ -134,7 +135,13 @@ func (f *Form) Read(v url.Values) {
 		}
 	}
 	f.fields(func(fl *Field) {
-		if !fl.ReadOnly || fl.Value == "" {
+		switch {
+		case fl.Kind == "checks":
+			// A box per option; the ones ticked come back under the field's name.
+			for i := range fl.Options {
+				fl.Options[i].Selected = slices.Contains(v[fl.Name], fl.Options[i].Value)
+			}
+		case !fl.ReadOnly || fl.Value == "":
 			fl.set(strings.TrimSpace(v.Get(fl.Name)))
 		}
 	})
@@ -209,6 +216,18 @@ func (f *Form) Body() (map[string]any, bool) {
 	f.sent = map[string][]int{}
 	ok := true
 	put := func(obj map[string]any, fl *Field) {
+		if fl.Kind == "checks" {
+			var ticked []string
+			for _, o := range fl.Options {
+				if o.Selected {
+					ticked = append(ticked, o.Value)
+				}
+			}
+			if len(ticked) > 0 {
+				obj[fl.JSON] = ticked
+			}
+			return
+		}
 		if fl.Value == "" {
 			return
 		}
@@ -289,7 +308,11 @@ func (f *Form) place(fe schema.FieldError) bool {
 		for _, fl := range s.Fields {
 			// emphasis_areas[2] is a line of the emphasis_areas input.
 			if path == fl.JSON || strings.HasPrefix(path, fl.JSON+"[") {
-				fl.Error = join(fl.Error, lineOf(path, fl.JSON)+fe.Message)
+				line := lineOf(path, fl.JSON)
+				if fl.Kind == "checks" {
+					line = "" // a box, not a line; the message names its value
+				}
+				fl.Error = join(fl.Error, line+fe.Message)
 				return true
 			}
 		}

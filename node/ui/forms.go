@@ -74,14 +74,7 @@ func (u *ui) allianceForm(edit bool) *Form {
 	f := &Form{Sections: []*Section{
 		about,
 		{Legend: "Participants", Hint: "The organizations that signed. Leave a row empty to skip it.", List: &List{
-			Key: "participants", Prefix: "p", Noun: "participant", Max: 200, Spec: []Field{
-				{JSON: "name", Label: "Name", Kind: "text"},
-				{JSON: "type", Label: "Type", Kind: "select", Options: withNone("Not given", webui.Options(participantTypes, ""))},
-				{JSON: "address", Label: "Address", Kind: "text"},
-				{JSON: "contact.name", Label: "Contact name", Kind: "text"},
-				{JSON: "contact.phone", Label: "Contact phone", Kind: "text"},
-				{JSON: "contact.email", Label: "Contact e-mail", Kind: "text"},
-			}}},
+			Key: "participants", Prefix: "p", Noun: "participant", Max: 200, Spec: participantSpec()}},
 		{Legend: "Goals", Hint: goalHint, List: &List{
 			Key: "goals", Prefix: "g", Noun: "goal", Max: 50, Spec: []Field{
 				{JSON: "category", Label: "Category", Kind: "select", Options: u.categoryOptions()},
@@ -91,6 +84,18 @@ func (u *ui) allianceForm(edit bool) *Form {
 			Hint: "One per line, e.g. Falls, Silica, Heat."}}},
 	}}
 	return f
+}
+
+// participantSpec is the inputs of one participant (docs/PROTOCOL.md section 6).
+func participantSpec() []Field {
+	return []Field{
+		{JSON: "name", Label: "Name", Kind: "text"},
+		{JSON: "type", Label: "Type", Kind: "select", Options: withNone("Not given", webui.Options(participantTypes, ""))},
+		{JSON: "address", Label: "Address", Kind: "text"},
+		{JSON: "contact.name", Label: "Contact name", Kind: "text"},
+		{JSON: "contact.phone", Label: "Contact phone", Kind: "text"},
+		{JSON: "contact.email", Label: "Contact e-mail", Kind: "text"},
+	}
 }
 
 // formPage is a page holding one form.
@@ -299,6 +304,8 @@ func (u *ui) operationPage(c echo.Context, id, op string) (formPage, *schema.All
 	case "terminate":
 		p.Heading, p.Submit, p.Danger = "Terminate: "+name, "Record the termination", true
 		p.Intro = fmt.Sprintf("Any signatory may end %s (%s) with 30 days' written notice (CSP 04-01-001 XIV): the termination takes effect 30 days after the notice. It cannot be undone here.", name, id)
+	default:
+		lifecyclePage(&p, a, op, name)
 	}
 	return p, a, nil
 }
@@ -314,16 +321,20 @@ func (u *ui) renewPage(c echo.Context) error {
 }
 
 // operation posts a lifecycle operation's form to the API and shows the Alliance, or the
-// form again with what was wrong.
-func (u *ui) operation(c echo.Context, op string, f *Form) error {
+// form again with what was wrong. build makes the form, for the Alliance as it is now.
+func (u *ui) operation(c echo.Context, op string, build func(*schema.Alliance) *Form) error {
 	id := c.Param("id")
 	v := c.Request().PostForm
-	f.Read(v)
-	p, _, err := u.operationPage(c, id, op)
+	p, a, err := u.operationPage(c, id, op)
 	if err != nil {
 		return err
 	}
+	f := build(a)
+	f.Read(v)
 	p.Hidden["rev"] = v.Get("rev")
+	if addRow(f, v) {
+		return u.renderForm(c, http.StatusOK, p.Heading, p, f)
+	}
 	body, ok := f.Body()
 	if !ok {
 		return u.renderForm(c, http.StatusUnprocessableEntity, p.Heading, p, f)
@@ -337,11 +348,13 @@ func (u *ui) operation(c echo.Context, op string, f *Form) error {
 	if err != nil {
 		return err
 	}
-	done := map[string]string{"renew": "renewed", "terminate": "terminated"}[op]
+	done := map[string]string{"renew": "renewed", "terminate": "terminated", "conclude": "concluded", "ambassador": "ambassador", "addenda": "amended"}[op]
 	return c.Redirect(http.StatusSeeOther, webui.Prefix+"/alliances/"+url.PathEscape(id)+"?done="+done)
 }
 
-func (u *ui) renew(c echo.Context) error { return u.operation(c, "renew", u.renewForm()) }
+func (u *ui) renew(c echo.Context) error {
+	return u.operation(c, "renew", func(*schema.Alliance) *Form { return u.renewForm() })
+}
 
 func (u *ui) terminateForm() *Form {
 	var reasons []webui.Option
@@ -361,11 +374,13 @@ func (u *ui) terminatePage(c echo.Context) error {
 		return err
 	}
 	f := u.terminateForm()
-	f.Sections[0].Fields[0].Value = schema.DateOf(u.site.Now().In(u.cfg.Program.Location())).String()
+	f.Sections[0].Fields[0].Value = u.today().String()
 	return u.renderForm(c, http.StatusOK, p.Heading, p, f)
 }
 
-func (u *ui) terminate(c echo.Context) error { return u.operation(c, "terminate", u.terminateForm()) }
+func (u *ui) terminate(c echo.Context) error {
+	return u.operation(c, "terminate", func(*schema.Alliance) *Form { return u.terminateForm() })
+}
 
 // reportForm is a report's body (CSP 04-01-001 Appendix A; docs/PROTOCOL.md 6a).
 func (u *ui) reportForm(period string) *Form {
@@ -442,7 +457,7 @@ func (u *ui) newReport(c echo.Context) error {
 	}
 	f := u.reportForm("")
 	f.Sections[0].Fields[0].Value = c.QueryParam("period")
-	f.Sections[0].Fields[1].Value = schema.DateOf(u.site.Now().In(u.cfg.Program.Location())).String()
+	f.Sections[0].Fields[1].Value = u.today().String()
 	spare(f, 2)
 	return u.renderForm(c, http.StatusOK, p.Heading, p, f)
 }

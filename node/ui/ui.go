@@ -1,6 +1,7 @@
 // Package ui is a program node's web UI for State Plan and federal Alliance staff: the
-// program's Alliances, forms to create, edit, renew and terminate them and to enter
-// reports, the compliance calendar, the program's copy of the national roster, and
+// program's Alliances, forms to create, edit, renew, terminate, conclude and amend them,
+// make them Ambassadors, delete drafts and enter reports, CSV import, the resolution of
+// conflicts, the compliance calendar, the program's copy of the national roster, and
 // sync status with a "sync now" button.
 package ui
 
@@ -70,6 +71,7 @@ func New(cfg Config) (*webui.Site, error) {
 		Nav: []webui.NavItem{
 			{Label: "Alliances", Href: webui.Prefix + "/alliances"},
 			{Label: "Compliance calendar", Href: webui.Prefix + "/calendar"},
+			{Label: "Conflicts", Href: webui.Prefix + "/conflicts"},
 			{Label: "National roster", Href: webui.Prefix + "/roster"},
 			{Label: "Sync", Href: webui.Prefix + "/sync"},
 		},
@@ -82,6 +84,11 @@ func New(cfg Config) (*webui.Site, error) {
 			"reported":   "The report is saved. It goes to the hub with the next sync.",
 			"synced":     "The sync ran. Its outcome is below.",
 			"sync-busy":  "A sync was already running; its outcome will show here when it ends.",
+			"concluded":  "The conclusion is recorded.",
+			"ambassador": "The Alliance is recorded as an Ambassador. Ambassadors have no reporting requirements.",
+			"amended":    "The addendum is recorded; the participants below are the current signatories.",
+			"deleted":    "The draft is deleted. Its signed tombstone goes to the hub with the next sync.",
+			"resolved":   "The conflict is resolved with a new signed revision. It ends on the hub, and in this node's copy of the national roster, after the next sync.",
 		},
 	})
 	if err != nil {
@@ -99,6 +106,19 @@ func New(cfg Config) (*webui.Site, error) {
 	site.POST("/alliances/:id/renew", u.renew)
 	site.GET("/alliances/:id/terminate", u.terminatePage)
 	site.POST("/alliances/:id/terminate", u.terminate)
+	site.GET("/alliances/:id/conclude", u.concludePage)
+	site.POST("/alliances/:id/conclude", u.conclude)
+	site.GET("/alliances/:id/ambassador", u.ambassadorPage)
+	site.POST("/alliances/:id/ambassador", u.ambassador)
+	site.GET("/alliances/:id/addenda", u.addendaPage)
+	site.POST("/alliances/:id/addenda", u.amend)
+	site.GET("/alliances/:id/delete", u.deletePage)
+	site.POST("/alliances/:id/delete", u.deleteDraft)
+	site.GET("/alliances/:id/resolve", u.resolvePage)
+	site.POST("/alliances/:id/resolve", u.resolve)
+	site.GET("/conflicts", u.conflictList)
+	site.GET("/import", u.importPage)
+	site.Upload("/import", u.importCSV, uploadLimit)
 	site.GET("/alliances/:id/reports/new", u.newReport)
 	site.GET("/alliances/:id/reports/:period/edit", u.editReport)
 	site.POST("/alliances/:id/reports", u.saveReport)
@@ -257,6 +277,14 @@ func (u *ui) detail(c echo.Context) error {
 	default:
 		return err
 	}
+	// In conflict: does this node hold a revision the hub has not seen yet (a resolution
+	// written here, say)? Then the page says to sync rather than to resolve.
+	pending := false
+	if national.Conflict {
+		if cf, err := u.findConflict(c, id); err == nil {
+			pending = cf.Pending()
+		}
+	}
 	cats := map[string]string{}
 	for _, cat := range u.cfg.Program.Categories {
 		cats[cat.Code] = cat.Label
@@ -265,17 +293,42 @@ func (u *ui) detail(c echo.Context) error {
 	if len(a.Participants) > 0 {
 		title = a.Participants[0].Name
 	}
+	inForce := a.Status == schema.StatusActive || a.Status == schema.StatusRenewed
+	// Which operations to offer mirrors the API's rules (schema's lifecycle), so a clerk
+	// is not led to a form the API would refuse whole; the API still decides.
 	return u.site.Render(c, http.StatusOK, "alliance", title, struct {
-		A          *schema.Alliance
-		Compliance schema.Compliance
-		Reports    []schema.Report
-		Roster     string
-		Conflict   bool
-		Categories map[string]string
-		CanWrite   bool
-		Renewable  bool
-		Terminable bool
-	}{a, comp, reports.Items, roster, national.Conflict, cats, canWrite(c),
-		a.Status == schema.StatusActive || a.Status == schema.StatusRenewed,
-		a.Status != schema.StatusDraft && a.Status != schema.StatusTerminated && a.Status != schema.StatusConcluded && a.Status != schema.StatusAmbassador})
+		A           *schema.Alliance
+		Compliance  schema.Compliance
+		Reports     []schema.Report
+		Roster      string
+		Conflict    bool
+		Pending     bool
+		Categories  map[string]string
+		CanWrite    bool
+		Renewable   bool
+		Terminable  bool
+		Concludable bool
+		// Ambassador: the API says the Alliance is eligible today (which needs the
+		// program, and its office, to offer the status); AmbassadorFrom: it will be.
+		Ambassador     bool
+		AmbassadorFrom *schema.Date
+		Amendable      bool
+		Deletable      bool
+	}{a, comp, reports.Items, roster, national.Conflict, pending, cats, canWrite(c),
+		inForce,
+		a.Status != schema.StatusDraft && a.Status != schema.StatusTerminated && a.Status != schema.StatusConcluded && a.Status != schema.StatusAmbassador,
+		inForce || a.Status == schema.StatusAmbassador,
+		comp.AmbassadorEligible && inForce,
+		ambassadorLater(comp, inForce),
+		a.Status != schema.StatusTerminated && a.Status != schema.StatusConcluded,
+		a.Status == schema.StatusDraft})
+}
+
+// ambassadorLater is the day an Alliance in force becomes eligible for Ambassador
+// status, when the API names one in the future.
+func ambassadorLater(comp schema.Compliance, inForce bool) *schema.Date {
+	if !inForce || comp.AmbassadorEligible || comp.AmbassadorEligibleOn == nil {
+		return nil
+	}
+	return comp.AmbassadorEligibleOn
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/alliancehub/alliancehub/auth"
 	"github.com/alliancehub/alliancehub/hub/hubtest"
+	"github.com/alliancehub/alliancehub/hub/wire"
 	"github.com/alliancehub/alliancehub/internal/webui/webuitest"
 	"github.com/alliancehub/alliancehub/node"
 	"github.com/alliancehub/alliancehub/schema"
@@ -286,5 +287,441 @@ func TestSyncCalendarRoster(t *testing.T) {
 	}
 	if p := c.Get(t, "/ui/no-such-page"); p.Status != http.StatusNotFound || !strings.Contains(p.Body, "There is no page at this address") {
 		t.Errorf("an unknown page = %d", p.Status)
+	}
+}
+
+// create makes an Alliance on node n through the API.
+func create(t *testing.T, n *hubtest.Node, body string) schema.Alliance {
+	t.Helper()
+	resp, out := hubtest.Do(t, http.MethodPost, n.URL+"/v1/alliances", n.Token, []byte(body))
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create: %d %s", resp.StatusCode, out)
+	}
+	var a schema.Alliance
+	hubtest.DecodeJSON(t, out, &a)
+	return a
+}
+
+var revInput = regexp.MustCompile(`name="rev" value="([^"]+)"`)
+
+// TestUISlash: /ui without its slash leads to /ui/.
+func TestUISlash(t *testing.T) {
+	h := hubtest.StartHub(t, nil)
+	mi := hubtest.StartNode(t, h, "MI", quiet)
+	c := webuitest.New(t, mi.URL)
+	if p := c.Get(t, "/ui"); p.Status != http.StatusMovedPermanently || p.Location() != "/ui/" {
+		t.Errorf("GET /ui = %d %q, want a redirect to /ui/", p.Status, p.Location())
+	}
+	c.SignIn(t, mi.Token)
+	if p := c.Get(t, "/ui"); p.Status != http.StatusMovedPermanently || p.Location() != "/ui/" {
+		t.Errorf("GET /ui signed in = %d %q", p.Status, p.Location())
+	}
+	if p := c.Get(t, "/ui/"); p.Status != http.StatusSeeOther || p.Location() != "/ui/alliances" {
+		t.Errorf("GET /ui/ = %d %q", p.Status, p.Location())
+	}
+}
+
+// TestAddendaAndConclude: an addendum's errors land next to the field they name (the
+// date, the box of a participant who is not one); a good one changes the signatories and
+// keeps the history; a conclusion defaults to the end of the term. Only what the API
+// would take is offered, and an analyst's form is refused in the API's words.
+func TestAddendaAndConclude(t *testing.T) {
+	h := hubtest.StartHub(t, nil)
+	mi := hubtest.StartNode(t, h, "MI", quiet)
+	c := webuitest.New(t, mi.URL)
+	c.SignIn(t, mi.Token)
+	a := create(t, mi, `{"participants":[{"name":"Associated General Contractors of Michigan","type":"association"}],
+		"goals":[{"category":"outreach-communication"}],"signed_on":"2025-05-14"}`)
+
+	p := c.Get(t, "/ui/alliances/"+a.ID)
+	contains(t, "active Alliance", p.Body, `href="/ui/alliances/`+a.ID+`/addenda"`, `href="/ui/alliances/`+a.ID+`/conclude"`)
+	for _, no := range []string{"/ambassador\"", "/delete\""} {
+		if strings.Contains(p.Body, `href="/ui/alliances/`+a.ID+no) {
+			t.Errorf("an active MIOSHA Alliance is offered %s (MIOSHA offers no Ambassador status; only drafts are deleted)", no)
+		}
+	}
+
+	form := c.Get(t, "/ui/alliances/"+a.ID+"/addenda")
+	contains(t, "addendum form", form.Body, `<legend>Participants leaving</legend>`, `value="Associated General Contractors of Michigan"`, `id="f-p0-name"`)
+	// Before the signing, and removing the only participant with no one joining.
+	bad := url.Values{"signed_on": {"2024-01-01"}, "removed": {"Associated General Contractors of Michigan", "Not a participant"}, "note": {"AGC leaves"},
+		"rev": {revInput.FindStringSubmatch(form.Body)[1]}, "csrf": {form.CSRF()}}
+	p = c.Post(t, "/ui/alliances/"+a.ID+"/addenda", bad)
+	if p.Status != http.StatusUnprocessableEntity {
+		t.Fatalf("bad addendum = %d\n%s", p.Status, p.Body)
+	}
+	contains(t, "addendum errors", p.Body, `id="f-signed-on-error"`, `id="f-removed-error"`, "would leave the Alliance with no participant",
+		`href="#f-removed"`, `value="Associated General Contractors of Michigan" checked`, "AGC leaves</textarea>")
+	if got := getAlliance(t, mi, a.ID); got.Rev != a.Rev {
+		t.Fatal("a refused addendum wrote a revision")
+	}
+	good := url.Values{"signed_on": {"2025-09-01"}, "removed": {"Associated General Contractors of Michigan"},
+		"p0.name": {"Michigan Infrastructure & Transportation Association"}, "p0.type": {"association"}, "note": {"AGC hands over to MITA"}, "rev": {a.Rev}}
+	p = c.Submit(t, "/ui/alliances/"+a.ID+"/addenda", "/ui/alliances/"+a.ID+"/addenda", good)
+	if p.Status != http.StatusSeeOther || !strings.HasSuffix(p.Location(), "done=amended") {
+		t.Fatalf("addendum = %d\n%s", p.Status, p.Body)
+	}
+	got := getAlliance(t, mi, a.ID)
+	if len(got.Participants) != 1 || got.Participants[0].Name != "Michigan Infrastructure & Transportation Association" || len(got.Addenda) != 1 {
+		t.Errorf("after the addendum: %+v", got)
+	}
+	contains(t, "Alliance after the addendum", c.Get(t, p.Location()).Body, "The addendum is recorded", "<caption>Addenda</caption>", "AGC hands over to MITA")
+
+	// An analyst reads and is offered none of it; a form sent anyway is the API's 403.
+	analyst, err := auth.MintToken(mi.Key, auth.TokenRequest{Subject: "dcsp", Role: auth.RoleAnalyst, TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ac := webuitest.New(t, mi.URL)
+	ac.SignIn(t, analyst)
+	p = ac.Get(t, "/ui/alliances/"+a.ID)
+	if strings.Contains(p.Body, "/conclude") || strings.Contains(p.Body, "/addenda") {
+		t.Error("an analyst is offered the conclude or addendum forms")
+	}
+	p = ac.Post(t, "/ui/alliances/"+a.ID+"/conclude", url.Values{"csrf": {p.CSRF()}, "rev": {got.Rev}})
+	if p.Status != http.StatusForbidden || !strings.Contains(p.Body, `role &#34;analyst&#34; may not do this`) {
+		t.Errorf("an analyst's conclusion = %d\n%s", p.Status, p.Body)
+	}
+	// Without the CSRF token nothing runs.
+	p = c.Post(t, "/ui/alliances/"+a.ID+"/conclude", url.Values{"rev": {got.Rev}})
+	if p.Status != http.StatusForbidden || !strings.Contains(p.Body, "could not be accepted") {
+		t.Errorf("a conclusion without CSRF = %d", p.Status)
+	}
+
+	// Conclude: a date before the signing is named; none means the end of the term.
+	contains(t, "conclude form", c.Get(t, "/ui/alliances/"+a.ID+"/conclude").Body, "end of the term (2028-05-14)")
+	p = c.Submit(t, "/ui/alliances/"+a.ID+"/conclude", "/ui/alliances/"+a.ID+"/conclude", url.Values{"concluded_on": {"2020-01-01"}, "rev": {got.Rev}})
+	if p.Status != http.StatusUnprocessableEntity {
+		t.Fatalf("conclude before signing = %d\n%s", p.Status, p.Body)
+	}
+	contains(t, "conclude error", p.Body, `id="f-concluded-on-error"`, "before the Alliance was signed")
+	p = c.Submit(t, "/ui/alliances/"+a.ID+"/conclude", "/ui/alliances/"+a.ID+"/conclude", url.Values{"rev": {got.Rev}})
+	if p.Status != http.StatusSeeOther || !strings.HasSuffix(p.Location(), "done=concluded") {
+		t.Fatalf("conclude = %d\n%s", p.Status, p.Body)
+	}
+	if got := getAlliance(t, mi, a.ID); got.Status != schema.StatusConcluded || got.ConcludedOn.String() != "2028-05-14" {
+		t.Errorf("after concluding: %s %s", got.Status, got.ConcludedOn)
+	}
+	p = c.Get(t, p.Location())
+	contains(t, "concluded Alliance", p.Body, "The conclusion is recorded", "<dt>Concluded</dt><dd>2028-05-14</dd>")
+	if strings.Contains(p.Body, "/addenda\"") || strings.Contains(p.Body, "/conclude\"") {
+		t.Error("a concluded Alliance is offered an addendum or a conclusion")
+	}
+}
+
+// TestAmbassador: offered only when the API says the Alliance is eligible (a program
+// that offers the status, the initial term and a renewal completed); an early date is
+// named next to its field.
+func TestAmbassador(t *testing.T) {
+	h := hubtest.StartHub(t, nil)
+	fed := hubtest.StartNode(t, h, "FED", quiet)
+	c := webuitest.New(t, fed.URL)
+	c.SignIn(t, fed.Token)
+	young := create(t, fed, `{"level":"national","participants":[{"name":"National Safety Council"}],"goals":[{"category":"training"}],"signed_on":"2025-01-10"}`)
+	if p := c.Get(t, "/ui/alliances/"+young.ID); strings.Contains(p.Body, "/ambassador\"") {
+		t.Error("an Alliance in its first term is offered Ambassador status")
+	}
+	a := create(t, fed, `{"level":"national","participants":[{"name":"American Society of Safety Professionals"}],"goals":[{"category":"training"}],"signed_on":"2015-01-10"}`)
+	resp, out := hubtest.Do(t, http.MethodPost, fed.URL+"/v1/alliances/"+a.ID+"/renew", fed.Token, []byte(`{"signed_on":"2017-01-10","term_months":60}`))
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("renew: %d %s", resp.StatusCode, out)
+	}
+	a = getAlliance(t, fed, a.ID)
+	p := c.Get(t, "/ui/alliances/"+a.ID)
+	contains(t, "eligible Alliance", p.Body, `href="/ui/alliances/`+a.ID+`/ambassador"`)
+	p = c.Submit(t, "/ui/alliances/"+a.ID+"/ambassador", "/ui/alliances/"+a.ID+"/ambassador", url.Values{"on": {"2021-06-01"}, "rev": {a.Rev}})
+	if p.Status != http.StatusUnprocessableEntity {
+		t.Fatalf("Ambassador too early = %d\n%s", p.Status, p.Body)
+	}
+	contains(t, "early Ambassador", p.Body, `id="f-on-error"`, "eligible from 2022-01-11")
+	form := c.Get(t, "/ui/alliances/"+a.ID+"/ambassador")
+	p = c.Post(t, "/ui/alliances/"+a.ID+"/ambassador", url.Values{"on": {"2024-03-01"}, "rev": {revInput.FindStringSubmatch(form.Body)[1]}, "csrf": {form.CSRF()}})
+	if p.Status != http.StatusSeeOther || !strings.HasSuffix(p.Location(), "done=ambassador") {
+		t.Fatalf("Ambassador = %d\n%s", p.Status, p.Body)
+	}
+	if got := getAlliance(t, fed, a.ID); got.Status != schema.StatusAmbassador || got.AmbassadorOn.String() != "2024-03-01" {
+		t.Errorf("after: %s %s", got.Status, got.AmbassadorOn)
+	}
+	contains(t, "Ambassador", c.Get(t, p.Location()).Body, "Ambassadors have no reporting requirements", "<dt>Ambassador since</dt>")
+}
+
+// TestDeleteDraft: a draft, and only a draft, is offered deletion behind a confirmation
+// page; it ends with a signed tombstone, after which the Alliance is gone.
+func TestDeleteDraft(t *testing.T) {
+	h := hubtest.StartHub(t, nil)
+	mi := hubtest.StartNode(t, h, "MI", quiet)
+	c := webuitest.New(t, mi.URL)
+	c.SignIn(t, mi.Token)
+	draft := create(t, mi, `{"participants":[{"name":"Michigan Manufacturers Association"}],"goals":[{"category":"outreach-communication"}],"status":"draft"}`)
+	signed := create(t, mi, `{"participants":[{"name":"Michigan Farm Bureau"}],"goals":[{"category":"outreach-communication"}],"signed_on":"2025-10-07"}`)
+
+	contains(t, "draft", c.Get(t, "/ui/alliances/"+draft.ID).Body, `href="/ui/alliances/`+draft.ID+`/delete"`)
+	if strings.Contains(c.Get(t, "/ui/alliances/"+signed.ID).Body, "/delete\"") {
+		t.Error("a signed Alliance is offered deletion")
+	}
+	form := c.Get(t, "/ui/alliances/"+draft.ID+"/delete")
+	contains(t, "confirmation", form.Body, "Delete the draft: Michigan Manufacturers Association", "signed tombstone", `class="danger"`)
+	// Without the CSRF token, nothing is deleted.
+	if p := c.Post(t, "/ui/alliances/"+draft.ID+"/delete", url.Values{"rev": {draft.Rev}}); p.Status != http.StatusForbidden {
+		t.Errorf("delete without CSRF = %d", p.Status)
+	}
+	// A signed one sent anyway is the API's refusal, on the form.
+	p := c.Submit(t, "/ui/alliances/"+signed.ID+"/delete", "/ui/alliances/"+signed.ID+"/delete", url.Values{"rev": {signed.Rev}})
+	if p.Status != http.StatusConflict || !strings.Contains(p.Body, "only a draft can be deleted") {
+		t.Errorf("deleting a signed Alliance = %d\n%s", p.Status, p.Body)
+	}
+	p = c.Post(t, "/ui/alliances/"+draft.ID+"/delete", url.Values{"reason": {"entered twice"}, "rev": {revInput.FindStringSubmatch(form.Body)[1]}, "csrf": {form.CSRF()}})
+	if p.Status != http.StatusSeeOther || p.Location() != "/ui/alliances?done=deleted" {
+		t.Fatalf("delete = %d %q\n%s", p.Status, p.Location(), p.Body)
+	}
+	if resp, _ := hubtest.Do(t, http.MethodGet, mi.URL+"/v1/alliances/"+draft.ID, mi.Token, nil); resp.StatusCode != http.StatusGone {
+		t.Errorf("the deleted draft answers %d, want 410", resp.StatusCode)
+	}
+	p = c.Get(t, p.Location())
+	contains(t, "list after deleting", p.Body, "The draft is deleted", signed.ID)
+	if strings.Contains(p.Body, draft.ID) {
+		t.Error("the deleted draft is still listed")
+	}
+	// The tombstone is a signed revision that goes to the hub like any change.
+	if res := syncOnce(t, mi); res.Accepted != 3 {
+		t.Errorf("sync after the deletion = %+v, want 3 revisions accepted (two Alliances and the tombstone)", res)
+	}
+}
+
+func syncOnce(t *testing.T, n *hubtest.Node) wire.SyncResult {
+	t.Helper()
+	var res wire.SyncResult
+	resp, body := hubtest.Do(t, http.MethodPost, n.URL+"/v1/sync", n.Token, nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("sync: %d %s", resp.StatusCode, body)
+	}
+	hubtest.DecodeJSON(t, body, &res)
+	if res.Error != "" {
+		t.Fatalf("sync: %s", res.Error)
+	}
+	return res
+}
+
+// makeConflict gives the MI node's Alliance two branches at the hub, as a node restored
+// from an older backup and edited again does, and has the node pull the conflict back.
+func makeConflict(t *testing.T, mi *hubtest.Node) schema.Alliance {
+	t.Helper()
+	a := create(t, mi, `{"participants":[{"name":"Associated General Contractors of Michigan","type":"association"}],
+		"goals":[{"category":"outreach-communication"}],"signed_on":"2025-05-14"}`)
+	syncOnce(t, mi)
+	mi.Fork(t, a, [2]string{"Lansing", "Detroit"})
+	return a
+}
+
+var radio = regexp.MustCompile(`<input type="radio" id="take-[0-9]" name="take" value="([^"]+)"([^>]*)>\s*<label for="take-[0-9]">([^<]*)`)
+
+// TestResolveConflict: the program's conflicts, each version's fields side by side, and
+// the one chosen kept with a resolving revision that ends the conflict at the hub. An
+// analyst may look, not resolve; a form without its CSRF token changes nothing.
+func TestResolveConflict(t *testing.T) {
+	h := hubtest.StartHub(t, nil)
+	mi := hubtest.StartNode(t, h, "MI", quiet)
+	a := makeConflict(t, mi)
+	c := webuitest.New(t, mi.URL)
+	c.SignIn(t, mi.Token)
+
+	contains(t, "conflict list", c.Get(t, "/ui/conflicts").Body, "1 conflict", a.ID, "office", `href="/ui/alliances/`+a.ID+`/resolve"`)
+	contains(t, "Alliance page", c.Get(t, "/ui/alliances/"+a.ID).Body, "competing revisions", `href="/ui/alliances/`+a.ID+`/resolve"`)
+	p := c.Get(t, "/ui/alliances/"+a.ID+"/resolve")
+	contains(t, "resolve page", p.Body, `<th scope="row">office</th>`, "Lansing", "Detroit", "this node's current", "on the national roster")
+	local := getAlliance(t, mi, a.ID)
+	var lansing string
+	for _, m := range radio.FindAllStringSubmatch(p.Body, -1) {
+		if m[1] == local.Rev {
+			if !strings.Contains(m[2], "checked") {
+				t.Errorf("the node's current version is not the one chosen at first")
+			}
+			continue
+		}
+		lansing = m[1]
+	}
+	if lansing == "" {
+		t.Fatalf("no other version to choose:\n%s", p.Body)
+	}
+
+	// An analyst sees the versions and no form; one sent anyway is refused by the API.
+	analyst, err := auth.MintToken(mi.Key, auth.TokenRequest{Subject: "dcsp", Role: auth.RoleAnalyst, TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ac := webuitest.New(t, mi.URL)
+	ac.SignIn(t, analyst)
+	ap := ac.Get(t, "/ui/alliances/"+a.ID+"/resolve")
+	if ap.Status != http.StatusOK || strings.Contains(ap.Body, `name="take"`) || !strings.Contains(ap.Body, "Detroit") {
+		t.Errorf("an analyst's resolve page: %d, form offered: %v", ap.Status, strings.Contains(ap.Body, `name="take"`))
+	}
+	ap = ac.Post(t, "/ui/alliances/"+a.ID+"/resolve", url.Values{"csrf": {ap.CSRF()}, "take": {lansing}, "rev": {local.Rev}})
+	if ap.Status != http.StatusForbidden || !strings.Contains(ap.Body, `role &#34;analyst&#34; may not do this`) {
+		t.Errorf("an analyst's resolution = %d\n%s", ap.Status, ap.Body)
+	}
+	if p := c.Post(t, "/ui/alliances/"+a.ID+"/resolve", url.Values{"take": {lansing}, "rev": {local.Rev}}); p.Status != http.StatusForbidden {
+		t.Errorf("a resolution without CSRF = %d", p.Status)
+	}
+	// A revision that is not one of the versions is named next to the choice.
+	p = c.Post(t, "/ui/alliances/"+a.ID+"/resolve", url.Values{"csrf": {p.CSRF()}, "take": {"9-" + strings.Repeat("0", 64)}, "rev": {local.Rev}})
+	if p.Status != http.StatusUnprocessableEntity {
+		t.Fatalf("take an unknown revision = %d\n%s", p.Status, p.Body)
+	}
+	contains(t, "unknown revision", p.Body, `id="f-take-error"`, "is not one of the competing revisions", `href="#f-take"`)
+	if got := getAlliance(t, mi, a.ID); got.Rev != local.Rev {
+		t.Fatal("a refused resolution wrote a revision")
+	}
+
+	// Keep Lansing.
+	p = c.Submit(t, "/ui/alliances/"+a.ID+"/resolve", "/ui/alliances/"+a.ID+"/resolve", url.Values{"take": {lansing}, "rev": {local.Rev}})
+	if p.Status != http.StatusSeeOther || !strings.HasSuffix(p.Location(), "done=resolved") {
+		t.Fatalf("resolve = %d\n%s", p.Status, p.Body)
+	}
+	if got := getAlliance(t, mi, a.ID); got.Office != "Lansing" {
+		t.Errorf("after resolving the office is %q, want Lansing", got.Office)
+	}
+	// Until the sync, the roster copy still shows the conflict; the pages say it waits.
+	contains(t, "resolved", c.Get(t, p.Location()).Body, "The conflict is resolved", "which the hub has not seen")
+	contains(t, "resolve page before the sync", c.Get(t, "/ui/alliances/"+a.ID+"/resolve").Body, "which the hub has not seen yet")
+	syncOnce(t, mi)
+	var hubConflicts struct{ Total int }
+	hubtest.GetJSON(t, h.URL+"/v1/conflicts", h.Token(t, auth.RoleAnalyst, ""), &hubConflicts)
+	if hubConflicts.Total != 0 {
+		t.Errorf("the hub still has %d conflict(s)", hubConflicts.Total)
+	}
+	contains(t, "conflicts after the sync", c.Get(t, "/ui/conflicts").Body, "0 conflicts", "No record of this program is in conflict")
+	if p := c.Get(t, "/ui/alliances/"+a.ID+"/resolve"); p.Status != http.StatusNotFound || !strings.Contains(p.Body, "shows no conflict") {
+		t.Errorf("resolve page of a resolved record = %d", p.Status)
+	}
+}
+
+// importRows are a small import file: two good MIOSHA rows and one whose date is not a
+// date and whose category is not MIOSHA's (line 3).
+const importRows = `participant,participant_type,signed_on,goal_categories,emphasis_areas
+Michigan Farm Bureau,association,2025-10-07,outreach-communication,Agriculture
+Michigan Health & Hospital Association,association,2025-13-02,dialogue;outreach-communication,Workplace violence
+Associated Builders and Contractors of Michigan,association,2024-06,Outreach and Communication;training-education,Falls
+`
+
+var importRow = regexp.MustCompile(`(?s)<td class="num">(\d+)</td>\s*<td>(.*?)</td>`)
+
+// outcomes reads the result table: line to outcome, in words.
+func outcomes(body string) map[string]string {
+	out := map[string]string{}
+	tag := regexp.MustCompile(`<[^>]+>`)
+	for _, m := range importRow.FindAllStringSubmatch(body, -1) {
+		out[m[1]] = strings.TrimSpace(tag.ReplaceAllString(m[2], ""))
+	}
+	return out
+}
+
+// TestImport: a CSV file is checked (dry run), imported with its bad row named by line
+// and column, fixed and imported again (the rows already in come back as duplicates); a
+// file refused whole says why next to the file input. An analyst is offered no form and
+// refused; a form without its CSRF token is refused before anything is read.
+func TestImport(t *testing.T) {
+	h := hubtest.StartHub(t, nil)
+	mi := hubtest.StartNode(t, h, "MI", quiet)
+	c := webuitest.New(t, mi.URL)
+	c.SignIn(t, mi.Token)
+	file := func(s string) *webuitest.File {
+		return &webuitest.File{Field: "file", Name: "alliances.csv", Content: []byte(s)}
+	}
+	total := func() int {
+		var page struct{ Total int }
+		hubtest.GetJSON(t, mi.URL+"/v1/alliances", mi.Token, &page)
+		return page.Total
+	}
+
+	contains(t, "list", c.Get(t, "/ui/alliances").Body, `href="/ui/import"`)
+	form := c.Get(t, "/ui/import")
+	contains(t, "import form", form.Body, `enctype="multipart/form-data"`, `<label for="f-file">CSV file</label>`, `name="dry_run"`)
+
+	// A dry run writes nothing and says what would happen.
+	p := c.SubmitFile(t, "/ui/import", "/ui/import", url.Values{"dry_run": {"true"}}, file(importRows))
+	if p.Status != http.StatusOK {
+		t.Fatalf("dry run = %d\n%s", p.Status, p.Body)
+	}
+	contains(t, "dry run", p.Body, "This was a check only", "would be imported", `name="dry_run" value="true" checked`)
+	if got := outcomes(p.Body); got["2"] != "Would import" || got["3"] != "Failed" || got["4"] != "Would import" {
+		t.Errorf("dry run outcomes = %v", got)
+	}
+	if n := total(); n != 0 {
+		t.Fatalf("a dry run stored %d Alliance(s)", n)
+	}
+
+	// The import: two in, line 3 failed, with each problem by column.
+	p = c.SubmitFile(t, "/ui/import", "/ui/import", nil, file(importRows))
+	if p.Status != http.StatusOK {
+		t.Fatalf("import = %d\n%s", p.Status, p.Body)
+	}
+	if got := outcomes(p.Body); got["2"] != "Imported" || got["3"] != "Failed" || got["4"] != "Imported" {
+		t.Errorf("import outcomes = %v", got)
+	}
+	contains(t, "import result", p.Body, "Import of alliances.csv", `<strong>signed_on</strong>: `, "month must be 01 to 12",
+		`<strong>goal_categories</strong>: `, "Fix the rows that failed", `href="/ui/alliances/MI-`)
+	if n := total(); n != 2 {
+		t.Fatalf("after the import the node holds %d Alliances, want 2", n)
+	}
+
+	// Fixed and imported again: the two already in are duplicates, the fixed row is in.
+	fixed := strings.Replace(importRows, "2025-13-02,dialogue;outreach-communication", "2025-12-02,outreach-communication", 1)
+	p = c.SubmitFile(t, "/ui/import", "/ui/import", nil, file(fixed))
+	if got := outcomes(p.Body); got["2"] != "Duplicate" || got["3"] != "Imported" || got["4"] != "Duplicate" {
+		t.Errorf("re-import outcomes = %v\n%s", got, p.Body)
+	}
+	if n := total(); n != 3 {
+		t.Errorf("after the re-import the node holds %d Alliances, want 3", n)
+	}
+
+	// Refused whole: the reason is next to the file input, nothing is written.
+	for name, tc := range map[string]struct {
+		file *webuitest.File
+		want string
+	}{
+		"unknown column": {file("participant,signed_on,colour\nX,2025-01-01,red\n"), "colour"},
+		"not UTF-8":      {file("participant,signed_on\nCaf\xe9 Society,2025-01-01\n"), "not UTF-8"},
+		"no file":        {nil, "Choose a CSV file"},
+	} {
+		p := c.SubmitFile(t, "/ui/import", "/ui/import", nil, tc.file)
+		if p.Status != http.StatusUnprocessableEntity {
+			t.Errorf("%s: %d", name, p.Status)
+		}
+		contains(t, name, p.Body, `id="f-file-error"`, tc.want, `href="#f-file"`, `aria-invalid="true"`)
+	}
+	if n := total(); n != 3 {
+		t.Errorf("refused files changed the node: %d Alliances", n)
+	}
+
+	// No CSRF token: refused before the file is read.
+	p = c.PostFile(t, "/ui/import", nil, file(fixed))
+	if p.Status != http.StatusForbidden || !strings.Contains(p.Body, "could not be accepted") {
+		t.Errorf("import without CSRF = %d", p.Status)
+	}
+	// A form larger than the import takes is refused before it is read whole.
+	big := &webuitest.File{Field: "file", Name: "big.csv", Content: []byte("participant,signed_on\n" + strings.Repeat("x", 17<<20))}
+	if p := c.PostFile(t, "/ui/import", url.Values{"csrf": {form.CSRF()}}, big); p.Status != http.StatusRequestEntityTooLarge {
+		t.Errorf("a 17 MiB form = %d, want 413", p.Status)
+	}
+	// Only the import route takes a multipart form.
+	p = c.PostFile(t, "/ui/sync", url.Values{"csrf": {form.CSRF()}}, nil)
+	if p.Status != http.StatusUnsupportedMediaType {
+		t.Errorf("a multipart form to /ui/sync = %d, want 415", p.Status)
+	}
+
+	// An analyst: no form, and the API's refusal if sent anyway.
+	analyst, err := auth.MintToken(mi.Key, auth.TokenRequest{Subject: "dcsp", Role: auth.RoleAnalyst, TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ac := webuitest.New(t, mi.URL)
+	ac.SignIn(t, analyst)
+	ap := ac.Get(t, "/ui/import")
+	if strings.Contains(ap.Body, `name="file"`) || strings.Contains(ac.Get(t, "/ui/alliances").Body, `href="/ui/import"`) {
+		t.Error("an analyst is offered the import")
+	}
+	ap = ac.PostFile(t, "/ui/import", url.Values{"csrf": {ap.CSRF()}}, file(fixed))
+	if ap.Status != http.StatusForbidden || !strings.Contains(ap.Body, `role &#34;analyst&#34; may not do this`) {
+		t.Errorf("an analyst's import = %d\n%s", ap.Status, ap.Body)
 	}
 }

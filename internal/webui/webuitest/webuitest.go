@@ -4,7 +4,9 @@
 package webuitest
 
 import (
+	"bytes"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -86,6 +88,59 @@ func (c *Client) Submit(t testing.TB, from, action string, form url.Values) *Pag
 	}
 	form.Set("csrf", p.CSRF())
 	return c.Post(t, action, form)
+}
+
+// File is a file a form sends.
+type File struct {
+	Field, Name string
+	Content     []byte
+}
+
+// PostFile sends a form with a file to path as a browser would (multipart/form-data,
+// same-origin). A nil file sends the field empty, as a browser does when none is chosen.
+func (c *Client) PostFile(t testing.TB, path string, form url.Values, file *File) *Page {
+	t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	for k, vs := range form {
+		for _, v := range vs {
+			if err := mw.WriteField(k, v); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if file != nil {
+		fw, err := mw.CreateFormFile(file.Field, file.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fw.Write(file.Content)
+	}
+	if err := mw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest(http.MethodPost, c.Base+path, &body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	return c.Do(t, req)
+}
+
+// SubmitFile fetches the page at from, and posts form and file to action with that
+// page's CSRF token.
+func (c *Client) SubmitFile(t testing.TB, from, action string, form url.Values, file *File) *Page {
+	t.Helper()
+	p := c.Get(t, from)
+	if p.Status != http.StatusOK {
+		t.Fatalf("GET %s: %d\n%s", from, p.Status, p.Body)
+	}
+	if form == nil {
+		form = url.Values{}
+	}
+	form.Set("csrf", p.CSRF())
+	return c.PostFile(t, action, form, file)
 }
 
 // Do sends req with the client's cookies.
