@@ -248,16 +248,39 @@ func (h *Hub) Acknowledge(id, by, note string) (*Conflict, error) {
 	return c, nil
 }
 
-// AllianceAt is one stored revision of an Alliance, as its program signed it.
+// AllianceAt is one stored revision of an Alliance, as its program signed it (a node
+// resolving a conflict reads a competing leaf's content here).
 func (h *rosterView) AllianceAt(id, rev string) (*schema.Alliance, error) {
-	raw, err := h.db.Txn(false).First(tableRevisions, indexID, id+" "+rev)
+	r, err := h.revisionAt(id, rev)
 	if err != nil {
 		return nil, err
 	}
-	if raw == nil || raw.(*revision).Alliance == nil {
+	if r == nil || r.Alliance == nil {
 		return nil, fmt.Errorf("%w: no Alliance revision %s of %s", ErrNotConflicted, rev, id)
 	}
-	return raw.(*revision).Alliance, nil
+	return r.Alliance, nil
+}
+
+// ReportAt is one stored revision of a report, as its program signed it: AllianceAt's
+// counterpart for a conflict on a report.
+func (h *rosterView) ReportAt(id, rev string) (*schema.Report, error) {
+	r, err := h.revisionAt(id, rev)
+	if err != nil {
+		return nil, err
+	}
+	if r == nil || r.Report == nil {
+		return nil, fmt.Errorf("%w: no report revision %s of %s", ErrNotConflicted, rev, id)
+	}
+	return r.Report, nil
+}
+
+// revisionAt is revision rev of record id, nil if not stored.
+func (h *rosterView) revisionAt(id, rev string) (*revision, error) {
+	raw, err := h.db.Txn(false).First(tableRevisions, indexID, id+" "+rev)
+	if raw == nil || err != nil {
+		return nil, err
+	}
+	return raw.(*revision), nil
 }
 
 // Conflict queue page sizes.

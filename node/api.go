@@ -84,6 +84,7 @@ func (n *Node) routes() http.Handler {
 	v1.GET("/roster/:id", n.handleEntry)
 	v1.GET("/conflicts", n.handleConflicts)
 	v1.POST("/alliances/:id/resolve", n.handleResolve)
+	v1.POST("/alliances/:id/reports/:period/resolve", n.handleResolveReport)
 
 	// The web UI (issue 8): pages under /ui/ that call this API in-process with the
 	// signed-in user's token, so each role may do there what it may do here.

@@ -128,10 +128,13 @@ type nzNode struct {
 	admin  string
 	signed schema.Alliance // an Alliance with a report, on the node and the hub
 	seq    atomic.Int64
-	// conflicted are FED records the hub holds two branches of; the last is never
-	// resolved (the refused calls aim at it).
-	conflicted []schema.Alliance
-	resolved   int
+	// conflicted are FED Alliances the hub holds two branches of, and reports one
+	// report of each, also in two branches; the last of each is never resolved (the
+	// refused calls aim at it).
+	conflicted      []schema.Alliance
+	resolved        int
+	reports         []schema.Report
+	reportsResolved int
 }
 
 const nzFED = `{"level":"national","participants":[{"name":"%s"}],"goals":[{"category":"training"},{"category":"outreach"}],"signed_on":"%s"}`
@@ -183,7 +186,26 @@ func (z *nzNode) fork(t *testing.T, a schema.Alliance, office string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := &schema.Record{ID: a.ID, Kind: schema.KindAlliance, Program: "FED", PrevRev: a.Rev, Seq: 1, IssuedAt: time.Now().UTC(), Body: body}
+	return z.forkRecord(t, schema.KindAlliance, a.ID, a.Rev, body)
+}
+
+// forkReport is fork for a report: a revision with another overview.
+func (z *nzNode) forkReport(t *testing.T, r schema.Report, overview string) string {
+	t.Helper()
+	b := r
+	b.Overview = overview
+	body, err := schema.ReportBody(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return z.forkRecord(t, schema.KindReport, r.ID, r.Rev, body)
+}
+
+// forkRecord signs, with FED's key, a revision of record id that follows prev.
+func (z *nzNode) forkRecord(t *testing.T, kind schema.Kind, id, prev string, body []byte) string {
+	t.Helper()
+	var err error
+	rec := &schema.Record{ID: id, Kind: kind, Program: "FED", PrevRev: prev, Seq: 1, IssuedAt: time.Now().UTC(), Body: body}
 	if rec.Rev, err = schema.NewRev(rec.PrevRev, body); err != nil {
 		t.Fatal(err)
 	}
@@ -228,14 +250,18 @@ func startNzNode(t *testing.T) *nzNode {
 	z.signed = z.fresh(t, "2024-01-15")
 	z.do(t, http.MethodPost, "/v1/alliances/"+z.signed.ID+"/reports", "", nzReport, http.StatusCreated)
 	for range 3 {
-		z.conflicted = append(z.conflicted, z.fresh(t, "2024-01-15"))
+		a := z.fresh(t, "2024-01-15")
+		var r schema.Report
+		hubtest.DecodeJSON(t, z.do(t, http.MethodPost, "/v1/alliances/"+a.ID+"/reports", "", nzReport, http.StatusCreated), &r)
+		z.conflicted, z.reports = append(z.conflicted, a), append(z.reports, r)
 	}
 	z.sync(t)
-	// The hub gets a Lansing branch of each from "another replica"; the node then edits
-	// each to Detroit and pushes: two branches of each at the hub, which the node pulls.
+	// The hub gets a Lansing branch of each Alliance and report from "another replica";
+	// the node then edits each to Detroit and pushes: two branches of each at the hub,
+	// which the node pulls.
 	var forks []string
-	for _, a := range z.conflicted {
-		forks = append(forks, z.fork(t, a, "Lansing"))
+	for i, a := range z.conflicted {
+		forks = append(forks, z.fork(t, a, "Lansing"), z.forkReport(t, z.reports[i], "Lansing"))
 	}
 	b := &wire.Batch{Program: "FED", BatchID: "matrix-fork", SeqFrom: 1, SeqTo: 1, IssuedAt: time.Now(), Records: forks}
 	for i := range forks {
@@ -253,16 +279,20 @@ func startNzNode(t *testing.T) *nzNode {
 	for i, a := range z.conflicted {
 		a.Office = "Detroit"
 		hubtest.DecodeJSON(t, z.do(t, http.MethodPut, "/v1/alliances/"+a.ID, `"`+a.Rev+`"`, string(nzMarshal(t, a)), http.StatusOK), &z.conflicted[i])
+		r := z.reports[i]
+		r.ID, r.Rev, r.Overview = "", "", "Detroit"
+		hubtest.DecodeJSON(t, z.do(t, http.MethodPost, "/v1/alliances/"+a.ID+"/reports", `"`+z.reports[i].Rev+`"`, string(nzMarshal(t, r)), http.StatusOK), &z.reports[i])
 	}
-	if res := z.sync(t); res.Conflict != len(z.conflicted) {
-		t.Fatalf("fixture: sync = %+v, want %d conflicts", res, len(z.conflicted))
+	conflicts := len(z.conflicted) + len(z.reports)
+	if res := z.sync(t); res.Conflict != conflicts {
+		t.Fatalf("fixture: sync = %+v, want %d conflicts", res, conflicts)
 	}
 	z.sync(t)
 	var cs struct {
 		Total int `json:"total"`
 	}
-	if hubtest.GetJSON(t, fed.URL+"/v1/conflicts", z.admin, &cs); cs.Total != len(z.conflicted) {
-		t.Fatalf("fixture: the node shows %d conflicts, want %d", cs.Total, len(z.conflicted))
+	if hubtest.GetJSON(t, fed.URL+"/v1/conflicts", z.admin, &cs); cs.Total != conflicts {
+		t.Fatalf("fixture: the node shows %d conflicts, want %d", cs.Total, conflicts)
 	}
 	return z
 }
@@ -398,6 +428,18 @@ func (z *nzNode) routes() []nzRoute {
 				z.resolved++
 			}
 			return nzJSON("/v1/alliances/"+a.ID+"/resolve", `"`+a.Rev+`"`, `{}`)
+		}},
+		// The same for a report's conflict.
+		{method: "POST", route: "/v1/alliances/:id/reports/:period/resolve", rule: nzWrite(http.StatusOK), req: func(t *testing.T, c nzCaller) nzReq {
+			r := z.reports[len(z.reports)-1]
+			if c == nzOwn || c == nzAdmin {
+				if z.reportsResolved >= len(z.reports)-1 {
+					t.Fatal("fixture: no report conflict left to resolve")
+				}
+				r = z.reports[z.reportsResolved]
+				z.reportsResolved++
+			}
+			return nzJSON("/v1/alliances/"+r.AllianceID+"/reports/"+r.Period+"/resolve", `"`+r.Rev+`"`, `{}`)
 		}},
 	}
 }

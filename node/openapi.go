@@ -170,7 +170,11 @@ func nodeSchemas(d *hub.OpenAPI) {
 		"key_file":           d.Str(""), "old_key_file": d.Str(""),
 	}, "kid", "previous_kid", "previous_not_after", "key_file", "old_key_file"))
 	d.Define("LocalConflict", d.Merge("A conflict on one of this program's records, as the replica shows it, with the revision this node holds.",
-		d.Schema("Conflict"), d.Obj("", hub.Props{"local_rev": d.Str("")}, "local_rev")))
+		d.Schema("Conflict"), d.Obj("", hub.Props{
+			"local_rev":   d.Str("The node's current revision of the record; empty when the node holds none."),
+			"alliance_id": d.Str("A report's Alliance (kind report)."),
+			"period":      d.Str("A report's period (kind report)."),
+		}, "local_rev")))
 	d.Define("LocalConflictList", d.ListOf("", d.Ref("LocalConflict")))
 
 	d.Define("ImportStart", d.Obj("The import stream's first line.", hub.Props{"rows": d.Count(""), "dry_run": d.Bool("")}, "rows", "dry_run"))
@@ -308,6 +312,18 @@ func nodeReports(d *hub.OpenAPI) {
 		Params: []hub.Param{id, d.PathParam("period", "YYYY-Qn, YYYY-Hn or YYYY-annual.", d.Str(""))},
 		Responses: []hub.Response{{Status: 200, Description: "The report.", Content: d.JSON(d.Ref("Report")), Headers: []hub.Header{etag}},
 			{Status: http.StatusNotFound, Problems: []string{"not-found"}, Description: "No such Alliance, or no report for the period."}, gone},
+	})
+	d.Add("POST", "/v1/alliances/{id}/reports/{period}/resolve", hub.Operation{Tag: "reports", Summary: "Resolve a conflict on this program's report",
+		Description: "As an Alliance's resolve: writes a revision of the period's report that follows the node's current one and names every other branch's latest revision as resolved, with the node's current content or that of the competing revision `take`, checked against the program's rules for the Alliance. The body may be empty.",
+		Roles:       writers,
+		Params: []hub.Param{id, d.PathParam("period", "YYYY-Qn, YYYY-Hn or YYYY-annual.", d.Str("")),
+			{In: "header", Name: "If-Match", Required: true, Description: "The node's current revision of the report (its ETag; `*` for any).", Schema: d.Str("")}},
+		Body: &hub.Body{Content: d.JSON(d.Ref("ResolveRequest"))},
+		Responses: []hub.Response{{Status: 200, Description: "The resolving revision.", Content: d.JSON(d.Ref("Report")), Headers: []hub.Header{etag}},
+			{Status: http.StatusNotFound, Problems: []string{"not-found"}, Description: "No such Alliance, or no report for the period."}, gone, stale, needIf,
+			{Status: http.StatusConflict, Problems: []string{"not-conflicted"}, Description: "The replica shows no conflict on this report (sync first)."},
+			{Status: http.StatusUnprocessableEntity, Problems: []string{"validation"}, Description: "take is not one of the competing revisions, or the content fails the program's rules for the Alliance."},
+		},
 	})
 	d.Add("GET", "/v1/alliances/{id}/compliance", hub.Operation{Tag: "reports", Summary: "An Alliance's compliance",
 		Params: []hub.Param{id, asOf},

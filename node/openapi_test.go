@@ -188,7 +188,8 @@ func TestNodeOpenAPIAnswers(t *testing.T) {
 		"meetings":[{"held_on":"2024-06-01","type":"conference-call","location":"phone"}],
 		"events":[{"category":"training","title":"Stand-down","on":"2024-05-06"}],"products":[],
 		"activities":[{"type":"training","category":"training","reached":120,"trained":40}],"milestones":["Renewal"]}`
-	c.do(http.MethodPost, "/v1/alliances/"+e.ID+"/reports", "", "", "", report, http.StatusCreated)
+	var eReport schema.Report
+	hubtest.DecodeJSON(t, c.do(http.MethodPost, "/v1/alliances/"+e.ID+"/reports", "", "", "", report, http.StatusCreated), &eReport)
 	c.do(http.MethodPost, "/v1/alliances/"+e.ID+"/reports", "", "", "", report, http.StatusOK)
 	c.do(http.MethodGet, "/v1/alliances/"+e.ID+"/reports", "", "", "", "", http.StatusOK)
 	c.do(http.MethodGet, "/v1/alliances/"+e.ID+"/reports/2025-annual", "", "", "", "", http.StatusOK)
@@ -219,38 +220,60 @@ func TestNodeOpenAPIAnswers(t *testing.T) {
 	c.do(http.MethodGet, "/v1/roster/"+a.ID, "", "", "", "", http.StatusOK)
 	c.do(http.MethodGet, "/v1/roster/"+e.ID+"?as_of=2025-06-01", "", "", "", "", http.StatusOK)
 
-	// A conflict: the hub gets a Lansing branch of b from "another replica" holding the
-	// same key, the node edits b and syncs; it resolves the conflict.
+	// Conflicts: the hub gets a Lansing branch of b and of e's report from "another
+	// replica" holding the same key, the node edits both and syncs; it resolves them.
+	forkPush := func(kind schema.Kind, id, prev string, body []byte) string {
+		t.Helper()
+		rec := &schema.Record{ID: id, Kind: kind, Program: "FED", PrevRev: prev, Seq: 1, IssuedAt: time.Now().UTC(), Body: body}
+		var err error
+		if rec.Rev, err = schema.NewRev(rec.PrevRev, body); err != nil {
+			t.Fatal(err)
+		}
+		jws, err := wire.SignRecord(fed.Key, rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		batch, err := wire.SignBatch(fed.Key, &wire.Batch{Program: "FED", BatchID: "openapi-fork", SeqFrom: 1, SeqTo: 1, IssuedAt: time.Now(), Records: []string{jws}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp, raw := hubtest.Request(t, http.MethodPost, h.URL+"/v1/sync/push", fed.Token, http.Header{"Content-Type": {wire.MediaTypeJOSE}}, []byte(batch)); resp.StatusCode != http.StatusOK {
+			t.Fatalf("fork: %d %s", resp.StatusCode, raw)
+		}
+		return rec.Rev
+	}
 	fork := b
 	fork.Office = "Lansing"
 	body, err := schema.AllianceBody(&fork)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := &schema.Record{ID: b.ID, Kind: schema.KindAlliance, Program: "FED", PrevRev: b.Rev, Seq: 1, IssuedAt: time.Now().UTC(), Body: body}
-	if rec.Rev, err = schema.NewRev(rec.PrevRev, body); err != nil {
+	allianceFork := forkPush(schema.KindAlliance, b.ID, b.Rev, body)
+	forkReport := eReport
+	forkReport.Overview = "Lansing"
+	if body, err = schema.ReportBody(&forkReport); err != nil {
 		t.Fatal(err)
 	}
-	jws, err := wire.SignRecord(fed.Key, rec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	batch, err := wire.SignBatch(fed.Key, &wire.Batch{Program: "FED", BatchID: "openapi-fork", SeqFrom: 1, SeqTo: 1, IssuedAt: time.Now(), Records: []string{jws}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp, raw := hubtest.Request(t, http.MethodPost, h.URL+"/v1/sync/push", fed.Token, http.Header{"Content-Type": {wire.MediaTypeJOSE}}, []byte(batch)); resp.StatusCode != http.StatusOK {
-		t.Fatalf("fork: %d %s", resp.StatusCode, raw)
-	}
+	reportFork := forkPush(schema.KindReport, eReport.ID, eReport.Rev, body)
 	b.Office = "Detroit"
 	putBody, _ = json.Marshal(b)
 	b = alliance(c.do(http.MethodPut, "/v1/alliances/"+b.ID, "", quoted(b.Rev), "", string(putBody), http.StatusOK))
+	revised := eReport
+	revised.ID, revised.Rev, revised.Overview = "", "", "Detroit"
+	putBody, _ = json.Marshal(revised)
+	hubtest.DecodeJSON(t, c.do(http.MethodPost, "/v1/alliances/"+e.ID+"/reports", "", quoted(eReport.Rev), "", string(putBody), http.StatusOK), &eReport)
 	c.do(http.MethodPost, "/v1/sync", "", "", "", "", http.StatusOK)
 	c.do(http.MethodPost, "/v1/sync", "", "", "", "", http.StatusOK)
 	c.do(http.MethodGet, "/v1/conflicts", analyst, "", "", "", http.StatusOK)
 	c.do(http.MethodGet, "/v1/roster/"+b.ID, "", "", "", "", http.StatusOK)
 	c.do(http.MethodPost, "/v1/alliances/"+b.ID+"/resolve", "", "", "", "", http.StatusPreconditionRequired)
-	c.do(http.MethodPost, "/v1/alliances/"+b.ID+"/resolve", "", quoted(b.Rev), "", `{"take":"`+rec.Rev+`"}`, http.StatusOK)
+	c.do(http.MethodPost, "/v1/alliances/"+b.ID+"/resolve", "", quoted(b.Rev), "", `{"take":"`+allianceFork+`"}`, http.StatusOK)
+	resolveReport := "/v1/alliances/" + e.ID + "/reports/2025-annual/resolve"
+	c.do(http.MethodPost, resolveReport, "", "", "", "", http.StatusPreconditionRequired)
+	c.do(http.MethodPost, resolveReport, "", `"1-stale"`, "", "", http.StatusPreconditionFailed)
+	c.do(http.MethodPost, resolveReport, "", quoted(eReport.Rev), "", `{"take":"1-nosuchrev"}`, http.StatusUnprocessableEntity)
+	c.do(http.MethodPost, "/v1/alliances/"+e.ID+"/reports/2019-annual/resolve", "", "*", "", "", http.StatusNotFound)
+	c.do(http.MethodPost, resolveReport, "", quoted(eReport.Rev), "", `{"take":"`+reportFork+`"}`, http.StatusOK)
 
 	// The node's key, rotated; a node without a key file cannot.
 	c.do(http.MethodPost, "/v1/keys/rotate", "", "", "", `{"retire_old_at":"`+time.Now().Add(time.Hour).UTC().Format(time.RFC3339)+`"}`, http.StatusOK)
@@ -280,6 +303,7 @@ func TestNodeOpenAPIAnswers(t *testing.T) {
 	c.do(http.MethodGet, "/v1/roster?limit=0&standing=great", "", "", "", "", http.StatusBadRequest)
 	c.do(http.MethodGet, "/v1/roster/FED-nosuchrecord00", "", "", "", "", http.StatusNotFound)
 	c.do(http.MethodPost, "/v1/alliances/"+a.ID+"/resolve", "", quoted(a.Rev), "", "", http.StatusConflict)
+	c.do(http.MethodPost, "/v1/alliances/"+a.ID+"/reports/2019-annual/resolve", "", "*", "", "", http.StatusNotFound)
 
 	ops, hit := 0, map[string]bool{}
 	for _, item := range c.doc.Paths.Map() {

@@ -2,6 +2,7 @@ package webui
 
 import (
 	"encoding/json"
+	"net/url"
 	"time"
 )
 
@@ -20,6 +21,9 @@ type Conflict struct {
 		Note string    `json:"note"`
 	} `json:"acknowledged"`
 	LocalRev string `json:"local_rev"` // a node's: the revision it holds now
+	// A node's, for a report's conflict: the report's Alliance and period.
+	AllianceID string `json:"alliance_id"`
+	Period     string `json:"period"`
 
 	Rows   []DiffRow `json:"-"` // Differences laid out by leaf (LayOut)
 	Fields []string  `json:"-"` // the differing fields' names
@@ -58,6 +62,20 @@ func (cf *Conflict) LayOut() {
 		cf.Rows = append(cf.Rows, row)
 		cf.Fields = append(cf.Fields, d.Field)
 	}
+}
+
+// ResolvePath is where a node resolves this conflict, the same under the web UI's
+// Prefix and under the API's /v1: /alliances/{id}/resolve for an Alliance,
+// /alliances/{alliance_id}/reports/{period}/resolve for a report; empty for a record
+// that is resolved nowhere (a report whose Alliance and period are not known).
+func (cf *Conflict) ResolvePath() string {
+	switch {
+	case cf.Kind == "alliance":
+		return "/alliances/" + url.PathEscape(cf.ID) + "/resolve"
+	case cf.Kind == "report" && cf.AllianceID != "" && cf.Period != "":
+		return "/alliances/" + url.PathEscape(cf.AllianceID) + "/reports/" + url.PathEscape(cf.Period) + "/resolve"
+	}
+	return ""
 }
 
 // Pending reports that a node holds a revision none of the versions in conflict is:

@@ -4,16 +4,19 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/alliancehub/alliancehub/internal/edge"
 	"github.com/alliancehub/alliancehub/internal/webui"
+	"github.com/alliancehub/alliancehub/schema"
 	"github.com/labstack/echo/v4"
 )
 
-// A conflict is one of the program's records with two branches at the hub (a node
-// restored from an old backup and edited again, say). Only the program resolves it: the
-// clerk picks the revision whose content stays, and the node writes a revision that
-// follows its own and names the others as resolved (POST /v1/alliances/{id}/resolve,
+// A conflict is one of the program's records (an Alliance or a report) with two
+// branches at the hub (a node restored from an old backup and edited again, say). Only
+// the program resolves it: the clerk picks the revision whose content stays, and the
+// node writes a revision that follows its own and names the others as resolved (POST
+// /v1/alliances/{id}/resolve or /v1/alliances/{id}/reports/{period}/resolve,
 // docs/PROTOCOL.md section 8, Resolving a conflict).
 
 // conflicts reads the program's conflicts as the node's copy of the roster shows them,
@@ -48,6 +51,7 @@ func (u *ui) conflictList(c echo.Context) error {
 // resolveData is the resolve page: the conflict, the choice and what went wrong.
 type resolveData struct {
 	C        *webui.Conflict
+	Record   string // what is in conflict, in words: "this Alliance", "this report"
 	Take     string // the revision chosen
 	Error    string // about the choice (the API's error on "take")
 	Problem  string // a refusal that names no field
@@ -69,19 +73,33 @@ func (u *ui) findConflict(c echo.Context, id string) (*webui.Conflict, error) {
 		"The national roster this node holds shows no conflict on %s. If the hub just reported one, sync first; if it was just resolved, the conflict ends everywhere once the resolution is synced.", id)
 }
 
+// inConflict is what a resolve page's path names: an Alliance (/alliances/:id/resolve)
+// or one of its reports (/alliances/:id/reports/:period/resolve). It answers the record
+// id, how the page speaks of it, and the resolution's path under /v1 (and the UI).
+func inConflict(c echo.Context) (id, record, path string) {
+	id = c.Param("id")
+	if period := c.Param("period"); period != "" {
+		cf := webui.Conflict{ID: schema.ReportID(id, period), Kind: string(schema.KindReport), AllianceID: id, Period: period}
+		return cf.ID, "this report", cf.ResolvePath()
+	}
+	cf := webui.Conflict{ID: id, Kind: string(schema.KindAlliance)}
+	return id, "this Alliance", cf.ResolvePath()
+}
+
 func (u *ui) resolvePage(c echo.Context) error {
-	cf, err := u.findConflict(c, c.Param("id"))
+	id, record, _ := inConflict(c)
+	cf, err := u.findConflict(c, id)
 	if err != nil {
 		return err
 	}
-	return u.site.Render(c, http.StatusOK, "resolve", "Resolve a conflict: "+cf.ID, resolveData{C: cf, Take: cf.LocalRev, CanWrite: canWrite(c)})
+	return u.site.Render(c, http.StatusOK, "resolve", "Resolve a conflict: "+cf.ID, resolveData{C: cf, Record: record, Take: cf.LocalRev, CanWrite: canWrite(c)})
 }
 
 // resolve writes the resolving revision with the content of the revision chosen.
 func (u *ui) resolve(c echo.Context) error {
-	id := c.Param("id")
+	id, record, path := inConflict(c)
 	v := c.Request().PostForm
-	d := resolveData{Take: v.Get("take"), CanWrite: canWrite(c)}
+	d := resolveData{Record: record, Take: v.Get("take"), CanWrite: canWrite(c)}
 	render := func(status int) error {
 		cf, err := u.findConflict(c, id)
 		if err != nil {
@@ -95,7 +113,7 @@ func (u *ui) resolve(c echo.Context) error {
 		return render(http.StatusUnprocessableEntity)
 	}
 	h := http.Header{"If-Match": {`"` + v.Get("rev") + `"`}}
-	_, err := u.site.Call(c, http.MethodPost, "/v1/alliances/"+url.PathEscape(id)+"/resolve", nil, map[string]string{"take": d.Take}, h, nil)
+	_, err := u.site.Call(c, http.MethodPost, "/v1"+path, nil, map[string]string{"take": d.Take}, h, nil)
 	var p *edge.Problem
 	if errors.As(err, &p) {
 		switch p.Status {
@@ -112,7 +130,7 @@ func (u *ui) resolve(c echo.Context) error {
 			}
 			return render(p.Status)
 		case http.StatusPreconditionFailed:
-			d.Problem = "The Alliance changed on this node since this page was shown: " + p.Detail + ". Nothing was written. The page now shows it as it is; choose again."
+			d.Problem = "The " + strings.TrimPrefix(record, "this ") + " changed on this node since this page was shown: " + p.Detail + ". Nothing was written. The page now shows it as it is; choose again."
 			return render(p.Status)
 		case http.StatusConflict: // not-conflicted: the API's words say to sync first
 			return p
@@ -121,5 +139,6 @@ func (u *ui) resolve(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, webui.Prefix+"/alliances/"+url.PathEscape(id)+"?done=resolved")
+	// A report is shown on its Alliance's page, with what the Alliance owes.
+	return c.Redirect(http.StatusSeeOther, webui.Prefix+"/alliances/"+url.PathEscape(c.Param("id"))+"?done=resolved")
 }

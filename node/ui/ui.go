@@ -121,6 +121,8 @@ func New(cfg Config) (*webui.Site, error) {
 	site.Upload("/import", u.importCSV, uploadLimit)
 	site.GET("/alliances/:id/reports/new", u.newReport)
 	site.GET("/alliances/:id/reports/:period/edit", u.editReport)
+	site.GET("/alliances/:id/reports/:period/resolve", u.resolvePage)
+	site.POST("/alliances/:id/reports/:period/resolve", u.resolve)
 	site.POST("/alliances/:id/reports", u.saveReport)
 	site.GET("/calendar", u.calendar)
 	site.GET("/sync", u.syncPage)

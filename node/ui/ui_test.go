@@ -368,12 +368,7 @@ func TestAddendaAndConclude(t *testing.T) {
 	contains(t, "Alliance after the addendum", c.Get(t, p.Location()).Body, "The addendum is recorded", "<caption>Addenda</caption>", "AGC hands over to MITA")
 
 	// An analyst reads and is offered none of it; a form sent anyway is the API's 403.
-	analyst, err := auth.MintToken(mi.Key, auth.TokenRequest{Subject: "dcsp", Role: auth.RoleAnalyst, TTL: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ac := webuitest.New(t, mi.URL)
-	ac.SignIn(t, analyst)
+	ac := analystClient(t, mi)
 	p = ac.Get(t, "/ui/alliances/"+a.ID)
 	if strings.Contains(p.Body, "/conclude") || strings.Contains(p.Body, "/addenda") {
 		t.Error("an analyst is offered the conclude or addendum forms")
@@ -513,6 +508,38 @@ func makeConflict(t *testing.T, mi *hubtest.Node) schema.Alliance {
 	return a
 }
 
+// otherVersion is the competing version a resolve page offers besides local, which must
+// be the one chosen at first.
+func otherVersion(t *testing.T, body, local string) string {
+	t.Helper()
+	other := ""
+	for _, m := range radio.FindAllStringSubmatch(body, -1) {
+		if m[1] == local {
+			if !strings.Contains(m[2], "checked") {
+				t.Errorf("the node's current version is not the one chosen at first")
+			}
+			continue
+		}
+		other = m[1]
+	}
+	if other == "" {
+		t.Fatalf("no other version to choose:\n%s", body)
+	}
+	return other
+}
+
+// analystClient is a browser signed in to n as a DCSP analyst.
+func analystClient(t *testing.T, n *hubtest.Node) *webuitest.Client {
+	t.Helper()
+	analyst, err := auth.MintToken(n.Key, auth.TokenRequest{Subject: "dcsp", Role: auth.RoleAnalyst, TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := webuitest.New(t, n.URL)
+	c.SignIn(t, analyst)
+	return c
+}
+
 var radio = regexp.MustCompile(`<input type="radio" id="take-[0-9]" name="take" value="([^"]+)"([^>]*)>\s*<label for="take-[0-9]">([^<]*)`)
 
 // TestResolveConflict: the program's conflicts, each version's fields side by side, and
@@ -530,27 +557,10 @@ func TestResolveConflict(t *testing.T) {
 	p := c.Get(t, "/ui/alliances/"+a.ID+"/resolve")
 	contains(t, "resolve page", p.Body, `<th scope="row">office</th>`, "Lansing", "Detroit", "this node's current", "on the national roster")
 	local := getAlliance(t, mi, a.ID)
-	var lansing string
-	for _, m := range radio.FindAllStringSubmatch(p.Body, -1) {
-		if m[1] == local.Rev {
-			if !strings.Contains(m[2], "checked") {
-				t.Errorf("the node's current version is not the one chosen at first")
-			}
-			continue
-		}
-		lansing = m[1]
-	}
-	if lansing == "" {
-		t.Fatalf("no other version to choose:\n%s", p.Body)
-	}
+	lansing := otherVersion(t, p.Body, local.Rev)
 
 	// An analyst sees the versions and no form; one sent anyway is refused by the API.
-	analyst, err := auth.MintToken(mi.Key, auth.TokenRequest{Subject: "dcsp", Role: auth.RoleAnalyst, TTL: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ac := webuitest.New(t, mi.URL)
-	ac.SignIn(t, analyst)
+	ac := analystClient(t, mi)
 	ap := ac.Get(t, "/ui/alliances/"+a.ID+"/resolve")
 	if ap.Status != http.StatusOK || strings.Contains(ap.Body, `name="take"`) || !strings.Contains(ap.Body, "Detroit") {
 		t.Errorf("an analyst's resolve page: %d, form offered: %v", ap.Status, strings.Contains(ap.Body, `name="take"`))
@@ -592,6 +602,105 @@ func TestResolveConflict(t *testing.T) {
 	contains(t, "conflicts after the sync", c.Get(t, "/ui/conflicts").Body, "0 conflicts", "No record of this program is in conflict")
 	if p := c.Get(t, "/ui/alliances/"+a.ID+"/resolve"); p.Status != http.StatusNotFound || !strings.Contains(p.Body, "shows no conflict") {
 		t.Errorf("resolve page of a resolved record = %d", p.Status)
+	}
+}
+
+// makeReportConflict gives a report of an MI Alliance two branches at the hub, as
+// makeConflict does an Alliance, with overviews "Written in Lansing" (the hub's other
+// branch) and "Written in Detroit" (the node's), and answers the report before the fork.
+func makeReportConflict(t *testing.T, mi *hubtest.Node) schema.Report {
+	t.Helper()
+	a := create(t, mi, `{"participants":[{"name":"Michigan Concrete Association","type":"association"}],
+		"goals":[{"category":"outreach-communication"}],"signed_on":"2024-01-10"}`)
+	resp, raw := hubtest.Do(t, http.MethodPost, mi.URL+"/v1/alliances/"+a.ID+"/reports", mi.Token,
+		[]byte(`{"period":"2024-Q2","reported_on":"2024-07-15","overview":"First draft","activities":[{"type":"Conference","reached":300}]}`))
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("report: %d %s", resp.StatusCode, raw)
+	}
+	var r schema.Report
+	hubtest.DecodeJSON(t, raw, &r)
+	syncOnce(t, mi)
+	mi.ForkReport(t, r, [2]string{"Written in Lansing", "Written in Detroit"})
+	return r
+}
+
+// TestResolveReportConflict: a report's conflict is listed with the Alliance's and
+// resolved from the same page: its versions side by side, the one chosen kept with a
+// resolving revision that ends the conflict at the hub. An analyst may look, not
+// resolve; a form without its CSRF token changes nothing.
+func TestResolveReportConflict(t *testing.T) {
+	h := hubtest.StartHub(t, nil)
+	mi := hubtest.StartNode(t, h, "MI", quiet)
+	r := makeReportConflict(t, mi)
+	c := webuitest.New(t, mi.URL)
+	c.SignIn(t, mi.Token)
+	page := "/ui/alliances/" + r.AllianceID + "/reports/2024-Q2/resolve"
+	report := func() schema.Report {
+		t.Helper()
+		var got schema.Report
+		hubtest.GetJSON(t, mi.URL+"/v1/alliances/"+r.AllianceID+"/reports/2024-Q2", mi.Token, &got)
+		return got
+	}
+
+	list := c.Get(t, "/ui/conflicts").Body
+	contains(t, "conflict list", list, "1 conflict", r.ID, "report for 2024-Q2", "overview", `href="`+page+`"`)
+	if strings.Contains(list, "cannot be resolved here") {
+		t.Error("the list says the report's conflict is not resolved here")
+	}
+	p := c.Get(t, page)
+	contains(t, "resolve page", p.Body, "versions of this report", `<th scope="row">overview</th>`, "Written in Lansing", "Written in Detroit",
+		"this node's current", `action="`+page+`"`)
+	local := report()
+	lansing := otherVersion(t, p.Body, local.Rev)
+
+	// An analyst sees the versions and no form; one sent anyway is refused by the API.
+	ac := analystClient(t, mi)
+	ap := ac.Get(t, page)
+	if ap.Status != http.StatusOK || strings.Contains(ap.Body, `name="take"`) || !strings.Contains(ap.Body, "Written in Detroit") {
+		t.Errorf("an analyst's resolve page: %d, form offered: %v", ap.Status, strings.Contains(ap.Body, `name="take"`))
+	}
+	ap = ac.Post(t, page, url.Values{"csrf": {ap.CSRF()}, "take": {lansing}, "rev": {local.Rev}})
+	if ap.Status != http.StatusForbidden || !strings.Contains(ap.Body, `role &#34;analyst&#34; may not do this`) {
+		t.Errorf("an analyst's resolution = %d\n%s", ap.Status, ap.Body)
+	}
+	if p := c.Post(t, page, url.Values{"take": {lansing}, "rev": {local.Rev}}); p.Status != http.StatusForbidden {
+		t.Errorf("a resolution without CSRF = %d", p.Status)
+	}
+	// A revision that is not one of the versions is named next to the choice; a stale
+	// rev says the report changed.
+	p = c.Post(t, page, url.Values{"csrf": {p.CSRF()}, "take": {"9-" + strings.Repeat("0", 64)}, "rev": {local.Rev}})
+	if p.Status != http.StatusUnprocessableEntity {
+		t.Fatalf("take an unknown revision = %d\n%s", p.Status, p.Body)
+	}
+	contains(t, "unknown revision", p.Body, `id="f-take-error"`, "is not one of the competing revisions", `href="#f-take"`)
+	p = c.Post(t, page, url.Values{"csrf": {p.CSRF()}, "take": {lansing}, "rev": {r.Rev}})
+	if p.Status != http.StatusPreconditionFailed {
+		t.Fatalf("a stale rev = %d\n%s", p.Status, p.Body)
+	}
+	contains(t, "stale rev", p.Body, "The report changed on this node")
+	if got := report(); got.Rev != local.Rev {
+		t.Fatal("a refused resolution wrote a revision")
+	}
+
+	// Keep Lansing.
+	p = c.Submit(t, page, page, url.Values{"take": {lansing}, "rev": {local.Rev}})
+	if p.Status != http.StatusSeeOther || p.Location() != "/ui/alliances/"+r.AllianceID+"?done=resolved" {
+		t.Fatalf("resolve = %d %s\n%s", p.Status, p.Location(), p.Body)
+	}
+	if got := report(); got.Overview != "Written in Lansing" {
+		t.Errorf("after resolving the overview is %q, want Lansing's", got.Overview)
+	}
+	contains(t, "resolved", c.Get(t, p.Location()).Body, "The conflict is resolved")
+	contains(t, "resolve page before the sync", c.Get(t, page).Body, "which the hub has not seen yet")
+	syncOnce(t, mi)
+	var hubConflicts struct{ Total int }
+	hubtest.GetJSON(t, h.URL+"/v1/conflicts", h.Token(t, auth.RoleAnalyst, ""), &hubConflicts)
+	if hubConflicts.Total != 0 {
+		t.Errorf("the hub still has %d conflict(s)", hubConflicts.Total)
+	}
+	contains(t, "conflicts after the sync", c.Get(t, "/ui/conflicts").Body, "0 conflicts")
+	if p := c.Get(t, page); p.Status != http.StatusNotFound || !strings.Contains(p.Body, "shows no conflict") {
+		t.Errorf("resolve page of a resolved report = %d", p.Status)
 	}
 }
 
@@ -710,12 +819,7 @@ func TestImport(t *testing.T) {
 	}
 
 	// An analyst: no form, and the API's refusal if sent anyway.
-	analyst, err := auth.MintToken(mi.Key, auth.TokenRequest{Subject: "dcsp", Role: auth.RoleAnalyst, TTL: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ac := webuitest.New(t, mi.URL)
-	ac.SignIn(t, analyst)
+	ac := analystClient(t, mi)
 	ap := ac.Get(t, "/ui/import")
 	if strings.Contains(ap.Body, `name="file"`) || strings.Contains(ac.Get(t, "/ui/alliances").Body, `href="/ui/import"`) {
 		t.Error("an analyst is offered the import")
