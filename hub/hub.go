@@ -43,7 +43,8 @@ type Hub struct {
 
 	loc *time.Location // where "today" is for the roster's default as_of
 
-	writeMu sync.Mutex // one writer: journal order is memdb order
+	writeMu sync.Mutex  // one writer: journal order is memdb order
+	commits commitQueue // checked batches waiting to share a commit (commit.go)
 
 	pushes *pushLimiter // pushes in flight, in all and per program
 

@@ -6,7 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"runtime"
+	"runtime/debug"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/alliancehub/alliancehub/auth"
@@ -29,7 +34,8 @@ var (
 )
 
 // Push verifies a signed batch from the caller's program and every record in it, then
-// stores the acceptable ones durably in one transaction and answers per record. A record
+// stores the acceptable ones durably in one transaction (shared with the other programs'
+// batches ready at the same time: commit.go) and answers per record. A record
 // that fails a check is rejected with its reason and the others still apply; a batch
 // that fails a check is refused whole. Applying the same batch again changes nothing.
 //
@@ -44,6 +50,16 @@ func (h *Hub) Push(caller *auth.Claims, body []byte) (_ *wire.PushResponse, err 
 			h.noteRefusal(caller.Program, b.BatchID, err)
 		}
 	}()
+	pb, err := h.checkBatch(caller, body, &b)
+	if err != nil {
+		return nil, err
+	}
+	return h.commit(pb)
+}
+
+// checkBatch verifies a pushed batch, decoded into b, and every record in it: what Push
+// does before it stores anything.
+func (h *Hub) checkBatch(caller *auth.Claims, body []byte, b *wire.Batch) (*pendingPush, error) {
 	// Every key is judged at the hub's clock when the batch arrives, never at a time the
 	// batch or a record claims: a stolen key cannot backdate its way past a revocation.
 	now := h.now()
@@ -54,7 +70,7 @@ func (h *Hub) Push(caller *auth.Claims, body []byte) (_ *wire.PushResponse, err 
 	signer := h.enrolledKey(v.KeyID).Program
 	dec := json.NewDecoder(bytes.NewReader(v.Payload))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&b); err != nil {
+	if err := dec.Decode(b); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadBatch, err)
 	}
 	switch {
@@ -82,102 +98,151 @@ func (h *Hub) Push(caller *auth.Claims, body []byte) (_ *wire.PushResponse, err 
 		return nil, fmt.Errorf("%w: %s", ErrUnknownProgram, signer)
 	}
 
-	results := make([]wire.Result, len(b.Records))
-	revs := make([]*revision, len(b.Records))
+	// Each record is checked on its own (its signature is most of a push's work), on
+	// every core; then, in the batch's order, what depends on the records before it.
 	received := now.UTC()
+	checks := make([]recordCheck, len(b.Records))
+	inParallel(len(b.Records), func(i int) {
+		c := &checks[i]
+		c.rv, c.res, c.differ = h.checkRecord(def, b.Records[i], received)
+		if c.rv != nil {
+			// The journal's entry for the record, made here rather than while every
+			// other writer waits for the commit.
+			c.entry, c.err = json.Marshal(logEntry{ReceivedAt: received, JWS: b.Records[i]})
+		}
+	})
+	pb := &pendingPush{program: signer, batch: b, received: received,
+		revs: make([]*revision, len(b.Records)), entries: make([][]byte, len(b.Records)), results: make([]wire.Result, len(b.Records))}
 	lastSeq := b.SeqFrom - 1
-	for i, jws := range b.Records {
-		rv, res, differ := h.checkRecord(def, jws, received)
-		if differ != nil {
+	for i, c := range checks {
+		res := c.res
+		switch {
+		case c.differ != nil:
 			return nil, fmt.Errorf("%w: record %s (seq %d): %v; nothing in this batch was stored, and the node will send it again: align the hub's --programs definition (or version) with the node's",
-				ErrRulesDiffer, res.ID, res.Seq, differ)
+				ErrRulesDiffer, res.ID, res.Seq, c.differ)
+		case c.err != nil:
+			return nil, fmt.Errorf("store batch %s: %w", b.BatchID, c.err)
 		}
 		if res.Outcome != wire.Rejected {
 			if res.Seq <= lastSeq || res.Seq > b.SeqTo {
 				res = reject(res, fmt.Sprintf("seq %d is out of order for the batch range %d..%d", res.Seq, b.SeqFrom, b.SeqTo))
 			} else {
 				lastSeq = res.Seq
-				revs[i] = rv
+				pb.revs[i], pb.entries[i] = c.rv, c.entry
 			}
 		}
-		results[i] = res
+		pb.results[i] = res
 	}
-	return h.apply(signer, &b, revs, results, received)
+	return pb, nil
 }
 
-// apply reconciles the checked revisions and makes the accepted ones and the program's
-// new checkpoint durable together: the journal commits (fsync) before memdb does, so
-// nothing visible or acknowledged can be lost, and a failed write leaves no trace.
-func (h *Hub) apply(program string, b *wire.Batch, revs []*revision, results []wire.Result, received time.Time) (*wire.PushResponse, error) {
-	h.writeMu.Lock()
-	defer h.writeMu.Unlock()
-	txn := h.db.Txn(true)
-	defer txn.Abort()
-	raw, err := txn.First(tablePrograms, indexID, program)
+// applyBatchTxn reconciles a checked batch's revisions inside the group's memdb and
+// journal transactions (commit.go), stores the ones that take their place in a record's
+// history and the program's new checkpoint, and returns the batch's answer. Nothing is
+// visible or durable until the group commits, the journal first.
+func (h *Hub) applyBatchTxn(txn *memdb.Txn, tx *journal.Tx, pb *pendingPush) (*wire.PushResponse, error) {
+	raw, err := txn.First(tablePrograms, indexID, pb.program)
 	if err != nil || raw == nil {
-		return nil, fmt.Errorf("%w: %s", ErrNotEnrolled, program)
+		return nil, fmt.Errorf("%w: %s", ErrNotEnrolled, pb.program)
 	}
 	p := *raw.(*programState)
-	err = h.journal.Update(func(tx *journal.Tx) error {
-		for i, rv := range revs {
-			if rv == nil {
-				continue
-			}
-			if reason := admissible(txn, rv); reason != "" {
-				results[i] = reject(results[i], reason)
-				continue
-			}
-			// The hub sequence number is only known inside the journal transaction;
-			// peek it so applyTxn stores it with the revision.
-			rv.HubSeq = tx.LastSeq() + 1
-			out, err := applyTxn(txn, rv)
-			if err != nil {
-				return err
-			}
-			results[i].Outcome = out
-			if !stores(out) {
-				continue
-			}
-			if err := relinkTxn(txn, rv.RecordID); err != nil { // cross-program links (links.go)
-				return err
-			}
-			entry, err := json.Marshal(logEntry{ReceivedAt: rv.ReceivedAt, JWS: b.Records[i]})
-			if err != nil {
-				return err
-			}
-			if _, err := tx.Append(func(uint64) ([]byte, error) { return entry, nil }); err != nil {
-				return err
-			}
-			if err := setHead(txn, rv.HubSeq); err != nil {
-				return err
-			}
+	b := pb.batch
+	results := slices.Clone(pb.results) // a group applied anew starts from the verdicts
+	for i, rv := range pb.revs {
+		if rv == nil {
+			continue
 		}
-		p.Checkpoint = max(p.Checkpoint, b.SeqTo)
-		p.Outcomes = maps.Clone(p.Outcomes) // the stored state is shared: copy before counting
-		if p.Outcomes == nil {
-			p.Outcomes = map[wire.Outcome]uint64{}
+		if reason := admissible(txn, rv); reason != "" {
+			results[i] = reject(results[i], reason)
+			continue
 		}
-		for _, r := range results {
-			p.Outcomes[r.Outcome]++
-		}
-		p.LastPushAt = &received
-		p.LastBatchID = b.BatchID
-		p.Head = b.Head
-		p.LastError = nil // an accepted push clears the last refusal
-		raw, err := json.Marshal(&p)
+		// The hub sequence number is only known inside the journal transaction;
+		// peek it so applyTxn stores it with the revision.
+		rv.HubSeq = tx.LastSeq() + 1
+		out, err := applyTxn(txn, rv)
 		if err != nil {
-			return err
+			return nil, fmt.Errorf("store batch %s: %w", b.BatchID, err)
 		}
-		return tx.Put(bucketPrograms, p.Code, raw)
-	})
+		results[i].Outcome = out
+		if !stores(out) {
+			continue
+		}
+		if err := relinkTxn(txn, rv.RecordID); err != nil { // cross-program links (links.go)
+			return nil, fmt.Errorf("store batch %s: %w", b.BatchID, err)
+		}
+		if _, err := tx.Append(func(uint64) ([]byte, error) { return pb.entries[i], nil }); err != nil {
+			return nil, fmt.Errorf("store batch %s: %w", b.BatchID, err)
+		}
+	}
+	p.Checkpoint = max(p.Checkpoint, b.SeqTo)
+	p.Outcomes = maps.Clone(p.Outcomes) // the stored state is shared: copy before counting
+	if p.Outcomes == nil {
+		p.Outcomes = map[wire.Outcome]uint64{}
+	}
+	for _, r := range results {
+		p.Outcomes[r.Outcome]++
+	}
+	p.LastPushAt = &pb.received
+	p.LastBatchID = b.BatchID
+	p.Head = b.Head
+	p.LastError = nil // an accepted push clears the last refusal
+	state, err := json.Marshal(&p)
+	if err == nil {
+		err = tx.Put(bucketPrograms, p.Code, state)
+	}
+	if err == nil {
+		err = txn.Insert(tablePrograms, &p)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("store batch %s: %w", b.BatchID, err)
 	}
-	if err := txn.Insert(tablePrograms, &p); err != nil {
-		return nil, err
-	}
-	txn.Commit()
 	return &wire.PushResponse{BatchID: b.BatchID, Checkpoint: p.Checkpoint, Results: results}, nil
+}
+
+// recordCheck is checkRecord's verdict on one record of a batch, and the journal entry
+// that stores it.
+type recordCheck struct {
+	rv     *revision
+	res    wire.Result
+	differ error
+	entry  []byte
+	err    error
+}
+
+// inParallel calls fn(i) for each i in [0, n) on up to GOMAXPROCS goroutines and returns
+// once every call has returned. The goroutines are its own and end before it returns. A
+// panic in fn is raised again in the caller's goroutine, with the stack where it
+// happened, so that it ends the request as it would have without the workers.
+func inParallel(n int, fn func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	if workers <= 1 {
+		for i := range n {
+			fn(i)
+		}
+		return
+	}
+	var (
+		next     atomic.Int64
+		panicked atomic.Pointer[string]
+		wg       sync.WaitGroup
+	)
+	for range workers {
+		wg.Go(func() {
+			defer func() {
+				if r := recover(); r != nil {
+					msg := fmt.Sprintf("%v\n\n%s", r, debug.Stack())
+					panicked.CompareAndSwap(nil, &msg)
+				}
+			}()
+			for i := int(next.Add(1) - 1); i < n && panicked.Load() == nil; i = int(next.Add(1) - 1) {
+				fn(i)
+			}
+		})
+	}
+	wg.Wait()
+	if msg := panicked.Load(); msg != nil {
+		panic(*msg)
+	}
 }
 
 // checkRecord verifies one signed record for the program that signed the batch. A record
@@ -208,6 +273,12 @@ func (h *Hub) checkRecord(def *schema.Program, jws string, received time.Time) (
 		}
 		return nil, reject(res, "signature: "+err.Error()), nil
 	}
+	return h.readRecord(def, v, received)
+}
+
+// readRecord checks a record whose signature verified: what checkRecord does after the
+// signature.
+func (h *Hub) readRecord(def *schema.Program, v auth.Verified, received time.Time) (rv *revision, res wire.Result, differ error) {
 	var rec schema.Record
 	dec := json.NewDecoder(bytes.NewReader(v.Payload))
 	dec.DisallowUnknownFields()
