@@ -109,6 +109,11 @@ func VerifyToken(raw string, keys KeyLookup, now time.Time) (*Claims, string, er
 	if raw == "" {
 		return nil, "", ErrTokenMissing
 	}
+	// A token spelled in base64url that is not canonical is refused, as Verify refuses
+	// it (VerifyBytes): go-jose would accept every spelling of one signed token.
+	if _, _, _, err := decodeCompact([]byte(raw)); err != nil {
+		return nil, "", fmt.Errorf("%w: not a signed JWT", ErrTokenInvalid)
+	}
 	tok, err := jwt.ParseSigned(raw, Algorithms)
 	if err != nil || len(tok.Headers) != 1 {
 		return nil, "", fmt.Errorf("%w: not a signed JWT", ErrTokenInvalid)
@@ -131,7 +136,11 @@ func VerifyToken(raw string, keys KeyLookup, now time.Time) (*Claims, string, er
 	// with both "sub" and "SUB" would mean one thing here and another to any tool
 	// that reads the token. Refuse what can be read two ways.
 	if obj, err := jose.ParseSignedCompact(raw, Algorithms); err == nil {
-		if err := uniqueNames(obj.UnsafePayloadWithoutVerification()); err != nil {
+		payload := obj.UnsafePayloadWithoutVerification()
+		if err := uniqueNames(payload); err != nil {
+			return nil, "", fmt.Errorf("%w: %v", ErrTokenInvalid, err)
+		}
+		if err := exactClaimNames(payload); err != nil {
 			return nil, "", fmt.Errorf("%w: %v", ErrTokenInvalid, err)
 		}
 	}
@@ -213,4 +222,25 @@ func uniqueNames(doc []byte) error {
 			stack = stack[:len(stack)-1]
 		}
 	}
+}
+
+// claimNames are the claims a token may carry, spelled as this package reads them.
+var claimNames = []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "role", "program"}
+
+// exactClaimNames refuses a claim spelled in another case than its name ("SUB" alone):
+// go-jose would not read it, encoding/json would, so two readers would disagree on
+// what the token says. Claims this package does not know are left alone.
+func exactClaimNames(payload []byte) error {
+	var claims map[string]json.RawMessage
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		return fmt.Errorf("payload: %v", err)
+	}
+	for name := range claims {
+		for _, want := range claimNames {
+			if name != want && strings.EqualFold(name, want) {
+				return fmt.Errorf("claim %q is spelled %q; claim names are lower case", want, name)
+			}
+		}
+	}
+	return nil
 }

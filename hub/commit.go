@@ -31,6 +31,7 @@ type pendingPush struct {
 	batch    *wire.Batch
 	revs     []*revision   // the revisions to reconcile; nil for a rejected record
 	entries  [][]byte      // the journal entries of revs, for the ones stored
+	names    []*nameKeys   // the name keys of revs (links.go); nil where none
 	results  []wire.Result // the records' verdicts so far; applying settles outcomes
 	received time.Time
 

@@ -217,6 +217,35 @@ func allianceKeys(a *schema.Alliance) []string {
 // links DCSP decided on, which stay (with their decision) while both records are on the
 // roster, whatever the matcher says of them now.
 func relinkTxn(txn *memdb.Txn, id string) error {
+	return relinkKeysTxn(txn, id, nil)
+}
+
+// nameKeys are a revision's name keys as relinkTxn uses them, made before the write
+// transaction (checkBatch) from the revision alone: the commit, which every writer waits
+// for, only reads them.
+type nameKeys struct {
+	rv   *revision // the revision they are of
+	keys []string  // allianceKeys of its Alliance
+	own  []string  // the same after its program's code and a space (nameRow)
+}
+
+// newNameKeys makes rv's name keys, or nil if relinkTxn would never read them: rv is not
+// a signed Alliance.
+func newNameKeys(rv *revision) *nameKeys {
+	if rv.Alliance == nil || rv.Alliance.SignedOn.IsZero() {
+		return nil
+	}
+	keys := allianceKeys(rv.Alliance)
+	own := make([]string, len(keys))
+	for i, k := range keys {
+		own[i] = rv.Program + " " + k
+	}
+	return &nameKeys{rv: rv, keys: keys, own: own}
+}
+
+// relinkKeysTxn is relinkTxn with the name keys of a revision made beforehand (nil:
+// none), used if that revision is the record's winner.
+func relinkKeysTxn(txn *memdb.Txn, id string, pre *nameKeys) error {
 	if _, err := txn.DeleteAll(tableLinkNames, indexID, id); err != nil {
 		return err
 	}
@@ -229,11 +258,19 @@ func relinkTxn(txn *memdb.Txn, id string) error {
 	}
 	partners := map[string]*entry{}
 	// A name with nothing to compare ("A", "Inc.") has no keys, and matches nothing.
-	if keys := allianceKeys(e.Winner.Alliance); linkable(e) && len(keys) > 0 {
-		own := make([]string, len(keys))
+	var keys, own []string
+	switch {
+	case !linkable(e):
+	case pre != nil && pre.rv == e.Winner && pre.rv.Program == e.Program:
+		keys, own = pre.keys, pre.own
+	default:
+		keys = allianceKeys(e.Winner.Alliance)
+		own = make([]string, len(keys))
 		for i, k := range keys {
 			own[i] = e.Program + " " + k
 		}
+	}
+	if len(keys) > 0 {
 		if err := txn.Insert(tableLinkNames, &nameRow{ID: id, Keys: own}); err != nil {
 			return err
 		}

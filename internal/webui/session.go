@@ -235,6 +235,9 @@ func (s *Site) signIn(c echo.Context) error {
 	}
 	raw := strings.TrimSpace(form.Get("token"))
 	raw = strings.TrimSpace(strings.TrimPrefix(raw, "Bearer "))
+	// A token pasted from a terminal or an e-mail may come wrapped over lines; a JWT
+	// holds no whitespace, and servers refuse one that does.
+	raw = strings.Join(strings.Fields(raw), "")
 	if raw == "" {
 		d.Error = "Paste a token minted with alliancehub token."
 		return s.renderSignIn(c, http.StatusUnprocessableEntity, false, d)
