@@ -39,6 +39,7 @@ var commands = []command{
 	{"verify", "verify an exported bundle or a signed record offline and say who signed it", runVerify},
 	{"backup", "copy a hub's or node's store to a file, while it runs", runBackup},
 	{"restore", "put a backup into an empty data directory", runRestore},
+	{"bench", "generate signed data and measure a hub: ingest, queries, export, start-up, sync, many programs (load test)", runBench},
 	{"healthcheck", "exit 0 if the server at --addr on this machine is ready (for container health checks)", runHealthcheck},
 }
 

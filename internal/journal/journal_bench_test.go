@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/alliancehub/alliancehub/internal/cputime"
 	"github.com/alliancehub/alliancehub/internal/journal"
 )
 
@@ -30,7 +31,7 @@ func BenchmarkAppend(b *testing.B) {
 				values[i] = []byte(recordValue(rng, i, 1400))
 			}
 			n := 0
-			cpu := cpuTime()
+			cpu, _ := cputime.Process()
 			for b.Loop() {
 				err := s.Update(func(tx *journal.Tx) error {
 					for range per {
@@ -46,7 +47,8 @@ func BenchmarkAppend(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			cpu = cpuTime() - cpu
+			now, _ := cputime.Process()
+			cpu = now - cpu
 			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "entries/s")
 			b.ReportMetric(cpu.Seconds()*1e6/float64(n), "cpu-µs/entry")
 			if fi, err := os.Stat(filepath.Join(dir, journal.FileName)); err == nil {
