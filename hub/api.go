@@ -179,12 +179,21 @@ func (h *rosterView) serveRoster(c echo.Context, today schema.Date) error {
 		c.Response().WriteHeader(http.StatusOK)
 		return h.WriteRosterCSV(c.Response(), q)
 	}
-	page, err := h.Roster(q)
-	if err != nil {
-		return err
+	if _, pretty := c.QueryParams()["pretty"]; pretty || c.Echo().Debug {
+		page, err := h.Roster(q)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, page)
 	}
-	return c.JSON(http.StatusOK, page)
+	// What c.JSON would write, from the items' JSON kept (roster.go).
+	return h.WriteRosterJSON(jsonBlob{c}, q)
 }
+
+// jsonBlob answers 200 with what is written to it, in one write, as JSON.
+type jsonBlob struct{ c echo.Context }
+
+func (w jsonBlob) Write(b []byte) (int, error) { return len(b), w.c.JSONBlob(http.StatusOK, b) }
 
 // Roster page sizes.
 const (

@@ -80,6 +80,9 @@ func New(cfg Config) (*Hub, error) {
 	if h.db, err = memdb.NewMemDB(dbSchema()); err != nil {
 		return nil, fmt.Errorf("hub: schema: %w", err)
 	}
+	if err := initRosterIndex(h.db, h.catalog); err != nil {
+		return nil, fmt.Errorf("hub: roster index: %w", err)
+	}
 	if h.journal, err = journal.Open(cfg.DataDir); err != nil {
 		return nil, err
 	}

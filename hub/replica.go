@@ -56,6 +56,9 @@ func NewReplica(catalog *schema.Catalog) (*Replica, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := initRosterIndex(db, catalog); err != nil {
+		return nil, err
+	}
 	r := &Replica{rosterView: rosterView{db: db, catalog: catalog}}
 	r.rosterView.info = r.Info
 	return r, nil

@@ -90,6 +90,7 @@ type entry struct {
 	AllianceID string      // the Alliance itself, or the one a report is for
 	Winner     *revision
 	Conflict   bool
+	ord        uint32 // the roster index's ordinal (index.go); 0: never on the roster
 }
 
 // onRoster reports whether the entry is an Alliance the roster shows: not a report, and
@@ -133,10 +134,17 @@ func dbSchema() *memdb.DBSchema {
 			indexID: id("ID"), // the roster in id order, and one record by id
 			// program serves roster queries filtered by program
 			indexProgram: {Name: indexProgram, Indexer: &memdb.StringFieldIndex{Field: "Program"}},
-			// alliance serves an Alliance's reports, for its compliance
-			indexAlliance: {Name: indexAlliance, Indexer: &memdb.StringFieldIndex{Field: "AllianceID"}},
-			// conflict serves the conflict queue: the records with competing branches
-			indexConflict: {Name: indexConflict, Indexer: &memdb.BoolFieldIndex{Field: "Conflict"}},
+			// alliance serves an Alliance's reports, for its compliance; it holds reports
+			// only (an index entry costs memdb some 400 bytes: issue 7's memory budget)
+			indexAlliance: {Name: indexAlliance, AllowMissing: true, Indexer: onlyIf{
+				&memdb.StringFieldIndex{Field: "AllianceID"}, func(e *entry) bool { return e.Kind == schema.KindReport }}},
+			// conflict serves the conflict queue: it holds the records with competing
+			// branches only, and answers Get(tableRecords, indexConflict, true)
+			indexConflict: {Name: indexConflict, AllowMissing: true, Indexer: onlyIf{
+				&memdb.BoolFieldIndex{Field: "Conflict"}, func(e *entry) bool { return e.Conflict }}},
+		}},
+		tableRosterIndex: {Name: tableRosterIndex, Indexes: map[string]*memdb.IndexSchema{
+			indexID: id("ID"), // the one roster index row (index.go), read with each roster query
 		}},
 		tableLinks: {Name: tableLinks, Indexes: map[string]*memdb.IndexSchema{
 			indexID: id("ID"), // GET /v1/links in id order, and one link by id
@@ -157,6 +165,24 @@ func dbSchema() *memdb.DBSchema {
 		}},
 	}}
 }
+
+// onlyIf indexes the entries keep accepts with index, and no other.
+type onlyIf struct {
+	index interface {
+		memdb.SingleIndexer
+		memdb.Indexer
+	}
+	keep func(*entry) bool
+}
+
+func (o onlyIf) FromObject(obj any) (bool, []byte, error) {
+	if !o.keep(obj.(*entry)) {
+		return false, nil, nil
+	}
+	return o.index.FromObject(obj)
+}
+
+func (o onlyIf) FromArgs(args ...any) ([]byte, error) { return o.index.FromArgs(args...) }
 
 // load rebuilds memdb from the journal: enrolled programs and keys, then every stored
 // revision in the order it was accepted, through the same reconciliation as live pushes,
@@ -312,6 +338,9 @@ func applyTxn(txn *memdb.Txn, rv *revision) (wire.Outcome, error) {
 	e.Kind = family(e.Winner.Kind)
 	if r := e.Winner.Report; r != nil {
 		e.AllianceID = r.AllianceID
+	}
+	if err := indexEntryTxn(txn, e); err != nil { // the roster index (index.go)
+		return "", err
 	}
 	return out, txn.Insert(tableRecords, e)
 }
