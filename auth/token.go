@@ -2,11 +2,13 @@ package auth
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -106,31 +108,43 @@ func MintToken(s Signer, r TokenRequest) (string, error) {
 // VerifyToken checks a bearer token's signature against keys, its audience, its times
 // (with Leeway) and its role, and returns its claims and the key id that signed it.
 func VerifyToken(raw string, keys KeyLookup, now time.Time) (*Claims, string, error) {
+	c, kid, _, err := verifyTokenSignature(raw, keys)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := checkClaims(c, now); err != nil {
+		return nil, "", err
+	}
+	return c, kid, nil
+}
+
+// verifyTokenSignature checks what a token's text alone settles: its form, its type,
+// its signature by a key keys accepts now, and claim names that read one way only. It
+// returns the claims, the signing key's id and that key.
+func verifyTokenSignature(raw string, keys KeyLookup) (*Claims, string, ed25519.PublicKey, error) {
 	if raw == "" {
-		return nil, "", ErrTokenMissing
+		return nil, "", nil, ErrTokenMissing
 	}
 	// A token spelled in base64url that is not canonical is refused, as Verify refuses
 	// it (VerifyBytes): go-jose would accept every spelling of one signed token.
 	if _, _, _, err := decodeCompact([]byte(raw)); err != nil {
-		return nil, "", fmt.Errorf("%w: not a signed JWT", ErrTokenInvalid)
+		return nil, "", nil, fmt.Errorf("%w: not a signed JWT", ErrTokenInvalid)
 	}
 	tok, err := jwt.ParseSigned(raw, Algorithms)
 	if err != nil || len(tok.Headers) != 1 {
-		return nil, "", fmt.Errorf("%w: not a signed JWT", ErrTokenInvalid)
+		return nil, "", nil, fmt.Errorf("%w: not a signed JWT", ErrTokenInvalid)
 	}
 	kid := tok.Headers[0].KeyID
 	if typ, _ := tok.Headers[0].ExtraHeaders[jose.HeaderType].(string); typ != TypeToken {
-		return nil, "", fmt.Errorf("%w: typ %q is not a bearer token", ErrTokenInvalid, typ)
+		return nil, "", nil, fmt.Errorf("%w: typ %q is not a bearer token", ErrTokenInvalid, typ)
 	}
-	pub, err := keys.LookupKey(kid)
+	pub, err := lookupTokenKey(keys, kid)
 	if err != nil {
-		// Say why (an unknown key, or one revoked or outside its validity window, with
-		// its times), so the holder knows whether to rotate, re-enroll or ask an admin.
-		return nil, "", fmt.Errorf("%w: signed by a key this server does not accept: %v", ErrTokenInvalid, err)
+		return nil, "", nil, err
 	}
 	var c Claims
 	if err := tok.Claims(pub, &c); err != nil {
-		return nil, "", fmt.Errorf("%w: signature does not verify", ErrTokenInvalid)
+		return nil, "", nil, fmt.Errorf("%w: signature does not verify", ErrTokenInvalid)
 	}
 	// go-jose reads claim names case-sensitively, encoding/json does not: a payload
 	// with both "sub" and "SUB" would mean one thing here and another to any tool
@@ -138,30 +152,119 @@ func VerifyToken(raw string, keys KeyLookup, now time.Time) (*Claims, string, er
 	if obj, err := jose.ParseSignedCompact(raw, Algorithms); err == nil {
 		payload := obj.UnsafePayloadWithoutVerification()
 		if err := uniqueNames(payload); err != nil {
-			return nil, "", fmt.Errorf("%w: %v", ErrTokenInvalid, err)
+			return nil, "", nil, fmt.Errorf("%w: %v", ErrTokenInvalid, err)
 		}
 		if err := exactClaimNames(payload); err != nil {
-			return nil, "", fmt.Errorf("%w: %v", ErrTokenInvalid, err)
+			return nil, "", nil, fmt.Errorf("%w: %v", ErrTokenInvalid, err)
 		}
 	}
-	err = c.ValidateWithLeeway(jwt.Expected{AnyAudience: jwt.Audience{Audience}, Time: now}, Leeway)
+	return &c, kid, pub, nil
+}
+
+// lookupTokenKey is the key kid names, if keys accepts it now.
+func lookupTokenKey(keys KeyLookup, kid string) (ed25519.PublicKey, error) {
+	pub, err := keys.LookupKey(kid)
+	if err != nil {
+		// Say why (an unknown key, or one revoked or outside its validity window, with
+		// its times), so the holder knows whether to rotate, re-enroll or ask an admin.
+		return nil, fmt.Errorf("%w: signed by a key this server does not accept: %v", ErrTokenInvalid, err)
+	}
+	return pub, nil
+}
+
+// checkClaims checks what may change with time or was left to the claims: audience,
+// expiry and not-before as of now, a bounded lifetime, and a known role.
+func checkClaims(c *Claims, now time.Time) error {
+	err := c.ValidateWithLeeway(jwt.Expected{AnyAudience: jwt.Audience{Audience}, Time: now}, Leeway)
 	switch {
 	case errors.Is(err, jwt.ErrExpired):
-		return nil, "", ErrTokenExpired
+		return ErrTokenExpired
 	case err != nil:
-		return nil, "", fmt.Errorf("%w: %v", ErrTokenInvalid, trimJoseErr(err))
+		return fmt.Errorf("%w: %v", ErrTokenInvalid, trimJoseErr(err))
 	case c.Expiry == nil || c.IssuedAt == nil:
-		return nil, "", fmt.Errorf("%w: no expiry or issue time", ErrTokenInvalid)
+		return fmt.Errorf("%w: no expiry or issue time", ErrTokenInvalid)
 	case c.Expiry.Time().Sub(c.IssuedAt.Time()) > MaxTTL:
-		return nil, "", fmt.Errorf("%w: valid for longer than %s", ErrTokenInvalid, MaxTTL)
+		return fmt.Errorf("%w: valid for longer than %s", ErrTokenInvalid, MaxTTL)
 	}
 	if _, err := ParseRole(string(c.Role)); err != nil {
-		return nil, "", fmt.Errorf("%w: %v", ErrTokenInvalid, err)
+		return fmt.Errorf("%w: %v", ErrTokenInvalid, err)
 	}
 	if c.Role == RoleProgram && c.Program == "" {
-		return nil, "", fmt.Errorf("%w: role program without a program", ErrTokenInvalid)
+		return fmt.Errorf("%w: role program without a program", ErrTokenInvalid)
 	}
-	return &c, kid, nil
+	return nil
+}
+
+// TokenCache remembers the bearer tokens whose signatures verified, so that a client
+// sending one token with every request costs one Ed25519 verification, not one per
+// request (issue 7: a quarter of a roster query's CPU over HTTP went to it). It keeps
+// only what a token's text settles for good: its claims and the key that signed it.
+// Every use still asks keys whether that key is accepted now (a revoked key's tokens
+// are refused from its revocation on) and that it is the same key, and checks the
+// claims' times against now. The zero value is ready; it holds at most
+// tokenCacheSize tokens. Its methods may be called concurrently.
+type TokenCache struct {
+	mu   sync.RWMutex
+	seen map[string]verifiedToken
+}
+
+// tokenCacheSize bounds a TokenCache: some 4,096 clients' tokens of about 400 bytes.
+const tokenCacheSize = 4096
+
+type verifiedToken struct {
+	claims Claims
+	kid    string
+	pub    ed25519.PublicKey
+}
+
+// Verify is VerifyToken, from what c remembers of raw when it can.
+func (tc *TokenCache) Verify(raw string, keys KeyLookup, now time.Time) (*Claims, string, error) {
+	tc.mu.RLock()
+	v, ok := tc.seen[raw]
+	tc.mu.RUnlock()
+	if ok {
+		pub, err := lookupTokenKey(keys, v.kid)
+		if err != nil {
+			return nil, "", err
+		}
+		if pub.Equal(v.pub) {
+			c := v.claims
+			if err := checkClaims(&c, now); err != nil {
+				if errors.Is(err, ErrTokenExpired) {
+					tc.forget(raw)
+				}
+				return nil, "", err
+			}
+			return &c, v.kid, nil
+		}
+		tc.forget(raw) // another key under that id: verify again
+	}
+	c, kid, pub, err := verifyTokenSignature(raw, keys)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := checkClaims(c, now); err != nil {
+		return nil, "", err
+	}
+	tc.mu.Lock()
+	if tc.seen == nil {
+		tc.seen = make(map[string]verifiedToken)
+	}
+	for k := range tc.seen { // full: make room by forgetting any one
+		if len(tc.seen) < tokenCacheSize {
+			break
+		}
+		delete(tc.seen, k)
+	}
+	tc.seen[raw] = verifiedToken{claims: *c, kid: kid, pub: pub}
+	tc.mu.Unlock()
+	return c, kid, nil
+}
+
+func (tc *TokenCache) forget(raw string) {
+	tc.mu.Lock()
+	delete(tc.seen, raw)
+	tc.mu.Unlock()
 }
 
 func trimJoseErr(err error) string {
@@ -243,4 +346,11 @@ func exactClaimNames(payload []byte) error {
 		}
 	}
 	return nil
+}
+
+// Len is the number of tokens c remembers.
+func (tc *TokenCache) Len() int {
+	tc.mu.RLock()
+	defer tc.mu.RUnlock()
+	return len(tc.seen)
 }

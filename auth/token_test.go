@@ -194,25 +194,78 @@ func TestVerifyTokenRefuses(t *testing.T) {
 			now: t0, keys: keys, wantErr: auth.ErrTokenInvalid,
 		},
 	}
+	// A TokenCache that has seen every token verify answers each case as VerifyToken
+	// does: what it remembers never lets a token through that VerifyToken refuses.
+	var cache auth.TokenCache
+	for _, tt := range tests {
+		cache.Verify(tt.tok, keys, t0)
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, kid, err := auth.VerifyToken(tt.tok, tt.keys, tt.now)
-			if tt.wantErr == nil {
-				if err != nil {
-					t.Fatalf("VerifyToken: %v", err)
-				}
-				if c == nil || kid == "" {
-					t.Errorf("VerifyToken = %v, %q", c, kid)
-				}
-				return
-			}
-			if !errors.Is(err, tt.wantErr) {
-				t.Errorf("VerifyToken error %v, want %v", err, tt.wantErr)
-			}
-			if c != nil || kid != "" {
-				t.Errorf("refused token returned claims %+v, kid %q", c, kid)
-			}
+			check(t, tt.tok, tt.keys, tt.now, tt.wantErr, auth.VerifyToken)
+			check(t, tt.tok, tt.keys, tt.now, tt.wantErr, cache.Verify)
 		})
+	}
+}
+
+// check verifies tok with verify and compares the answer with wantErr (nil: must verify).
+func check(t *testing.T, tok string, keys auth.KeyLookup, now time.Time, wantErr error, verify func(string, auth.KeyLookup, time.Time) (*auth.Claims, string, error)) {
+	t.Helper()
+	c, kid, err := verify(tok, keys, now)
+	if wantErr == nil {
+		if err != nil {
+			t.Fatalf("verify: %v", err)
+		}
+		if c == nil || kid == "" {
+			t.Errorf("verify = %v, %q", c, kid)
+		}
+		return
+	}
+	if !errors.Is(err, wantErr) {
+		t.Errorf("verify error %v, want %v", err, wantErr)
+	}
+	if c != nil || kid != "" {
+		t.Errorf("refused token returned claims %+v, kid %q", c, kid)
+	}
+}
+
+// TestTokenCache: a remembered token is still refused once its key is no longer
+// accepted (revoked), when another key appears under its key id, and once it expires;
+// the cache holds a bounded number of tokens; and it answers the same claims.
+func TestTokenCache(t *testing.T) {
+	k, other := newKey(t), newKey(t)
+	keys := auth.KeySet{k.KeyID(): k.PublicKey()}
+	tok := mint(t, k, auth.TokenRequest{Subject: "node-MI", Role: auth.RoleProgram, Program: "MI", TTL: time.Hour, Now: t0})
+	var cache auth.TokenCache
+	want, _, err := auth.VerifyToken(tok, keys, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		got, kid, err := cache.Verify(tok, keys, t0.Add(time.Minute))
+		if err != nil || kid != k.KeyID() {
+			t.Fatalf("Verify: %v, kid %q", err, kid)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("claims (-VerifyToken +cache):\n%s", diff)
+		}
+		got.Program = "NV" // a caller changing what it got changes nothing remembered
+	}
+	check(t, tok, auth.KeySet{}, t0, auth.ErrTokenInvalid, cache.Verify)                             // key revoked
+	check(t, tok, auth.KeySet{k.KeyID(): other.PublicKey()}, t0, auth.ErrTokenInvalid, cache.Verify) // another key under its id
+	check(t, tok, keys, t0.Add(2*time.Hour), auth.ErrTokenExpired, cache.Verify)                     // expired
+	check(t, tok, keys, t0.Add(time.Minute), nil, cache.Verify)                                      // and still good where it was
+	if c, _, err := cache.Verify(tok, keys, t0); err != nil || c.Program != "MI" {
+		t.Fatalf("after a caller's change: %+v, %v", c, err)
+	}
+
+	// Many clients: the cache stays bounded and each token still verifies.
+	for i := range 5000 {
+		tok := mint(t, k, auth.TokenRequest{Subject: fmt.Sprint("client-", i), Role: auth.RoleAnalyst, TTL: time.Hour, Now: t0})
+		check(t, tok, keys, t0, nil, cache.Verify)
+	}
+	if n := cache.Len(); n > 4096 {
+		t.Errorf("cache holds %d tokens, want at most 4096", n)
 	}
 }
 

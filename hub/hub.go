@@ -49,6 +49,8 @@ type Hub struct {
 	pushes *pushLimiter // pushes in flight, in all and per program
 
 	metrics *hubMetrics // GET /metrics (metrics.go)
+
+	tokens auth.TokenCache // bearer tokens already verified (programs.go verifyToken)
 }
 
 // New opens the hub's store, rebuilds the roster from it and prepares the API.

@@ -333,7 +333,7 @@ func (k tokenKeys) LookupKey(kid string) (ed25519.PublicKey, error) {
 // Tokens): a revoked or expired key's tokens are refused, naming the key and the time.
 func (h *Hub) verifyToken(raw string) (*auth.Claims, error) {
 	now := h.now()
-	c, kid, err := auth.VerifyToken(raw, tokenKeys{h, now}, now)
+	c, kid, err := h.tokens.Verify(raw, tokenKeys{h, now}, now)
 	if err != nil {
 		return nil, err
 	}

@@ -96,7 +96,7 @@ func (n *Node) routes() http.Handler {
 // this node's program.
 func (n *Node) verifyToken(raw string) (*auth.Claims, error) {
 	now := n.now()
-	c, _, err := auth.VerifyToken(raw, n.key.tokenKeys(now), now) // its key, and earlier ones until their end (keys.go)
+	c, _, err := n.tokens.Verify(raw, n.key.tokenKeys(now), now) // its key, and earlier ones until their end (keys.go)
 	if err != nil {
 		return nil, err
 	}

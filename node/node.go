@@ -101,6 +101,7 @@ type Node struct {
 	now           func() time.Time
 	log           *slog.Logger
 	handler       http.Handler
+	tokens        auth.TokenCache // bearer tokens already verified (api.go verifyToken)
 
 	// the schedule beyond the nightly run (schedule.go)
 	every        time.Duration // SyncEvery; zero: off
