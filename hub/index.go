@@ -588,12 +588,13 @@ func appendRank(b []byte, r uint32) []byte {
 
 // timeline is an Alliance's standing as a function of the day: st[0] before from[0],
 // st[i] from from[i-1] on. Standing depends on the day only through comparisons with
-// the record's own dates (schema.Alliance.Standing), so it changes on at most five
-// days: 90 days before the term ends (expiring), the day after it ends (expired), and
-// the days it is concluded, becomes an Ambassador, or its termination takes effect.
+// the record's own dates (schema.Alliance.Standing), so it changes on at most six
+// days: the day it is signed (a draft before), 90 days before the term ends
+// (expiring), the day after it ends (expired), and the days it is concluded, becomes
+// an Ambassador, or its termination takes effect.
 type timeline struct {
-	from [5]int32
-	st   [6]uint8
+	from [6]int32
+	st   [7]uint8
 	n    uint8
 }
 
@@ -613,7 +614,7 @@ func dayDate(d int32) schema.Date { return schema.DateOf(time.Unix(int64(d)*8640
 // timelineOf computes an Alliance's standing timeline with schema's own Standing, at
 // each day its standing may change.
 func timelineOf(a *schema.Alliance) timeline {
-	var cand [5]int32
+	var cand [6]int32
 	n := 0
 	add := func(d int32) {
 		for _, c := range cand[:n] {
@@ -623,6 +624,9 @@ func timelineOf(a *schema.Alliance) timeline {
 		}
 		cand[n] = d
 		n++
+	}
+	if !a.SignedOn.IsZero() {
+		add(dayNum(a.SignedOn.First()))
 	}
 	if !a.ExpiresOn.IsZero() {
 		end := dayNum(a.ExpiresOn.Last())

@@ -32,9 +32,17 @@ const ExpiringWindowDays = 90
 // the end of the month or year it names, so an Alliance is never shown expired early.
 func (a *Alliance) Standing(asOf Date) Standing {
 	day := asOf.First()
-	switch a.Status {
-	case StatusDraft:
+	if a.Status == StatusDraft {
 		return StandingDraft
+	}
+	// Before its signing an Alliance is not yet in force ("in effect for two years from
+	// the date of signing": the agreement template, seed 003 Appendix): as of such a day
+	// it was at most being drafted. A signing date known to the month or year counts
+	// from its first day.
+	if s := a.SignedOn; !s.IsZero() && s.First().After(day) {
+		return StandingDraft
+	}
+	switch a.Status {
 	case StatusConcluded:
 		// Concluded from its recorded day; until then the term runs on, or, for an
 		// Ambassador relationship that ended (seed 001), the relationship did.

@@ -21,6 +21,10 @@ func TestStanding(t *testing.T) {
 		a.Termination = &schema.Termination{EffectiveOn: schema.MustDate(effective)}
 		return a
 	}
+	signed := func(on string, a *schema.Alliance) *schema.Alliance {
+		a.SignedOn = schema.MustDate(on)
+		return a
+	}
 	tests := []struct {
 		name string
 		in   *schema.Alliance
@@ -32,6 +36,15 @@ func TestStanding(t *testing.T) {
 		{name: "active well before expiry", in: alliance(schema.StatusActive, "2027-06-30"), asOf: "2026-03-01", want: schema.StandingActive},
 		{name: "renewed counts as active", in: alliance(schema.StatusRenewed, "2030-01-01"), asOf: "2026-03-01", want: schema.StandingActive},
 		{name: "active without expiry", in: alliance(schema.StatusActive, ""), asOf: "2026-03-01", want: schema.StandingActive},
+
+		// Before the signing, not yet in force (seed 003: "from the date of signing"),
+		// whatever the status says now; a partial signing date counts from its first day.
+		{name: "the day before signing", in: signed("2026-03-02", alliance(schema.StatusActive, "2028-03-02")), asOf: "2026-03-01", want: schema.StandingDraft},
+		{name: "on the day of signing", in: signed("2026-03-01", alliance(schema.StatusActive, "2028-03-01")), asOf: "2026-03-01", want: schema.StandingActive},
+		{name: "terminated, before signing", in: signed("2026-03-02", terminated("2026-05-01", "2028-03-02")), asOf: "2026-01-15", want: schema.StandingDraft},
+		{name: "signed in a month, its first day", in: signed("2026-03", alliance(schema.StatusActive, "2028-03")), asOf: "2026-03-01", want: schema.StandingActive},
+		{name: "signed in a month, the day before it", in: signed("2026-03", alliance(schema.StatusActive, "2028-03")), asOf: "2026-02-28", want: schema.StandingDraft},
+		{name: "signed in a year, the year before", in: signed("2026", alliance(schema.StatusActive, "2028")), asOf: "2025-12-31", want: schema.StandingDraft},
 
 		// Expiring within 90 days (CONTRACT.md, roster).
 		{name: "91 days before expiry", in: alliance(schema.StatusActive, "2026-06-30"), asOf: "2026-03-31", want: schema.StandingActive},
