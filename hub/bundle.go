@@ -44,7 +44,7 @@ func (h *Hub) Bundle(id string) (*wire.Bundle, error) {
 	}
 	var seqs []uint64
 	for _, rid := range ids {
-		it, err := txn.Get(tableRevisions, indexRecord, rid)
+		it, err := revisionsOf(txn, rid)
 		if err != nil {
 			return nil, err
 		}

@@ -71,7 +71,7 @@ const maxAckNote = 2000
 
 // conflictOf describes an entry's conflict from the stored revisions of its record.
 func conflictOf(txn *memdb.Txn, e *entry) (*Conflict, error) {
-	it, err := txn.Get(tableRevisions, indexRecord, e.ID)
+	it, err := revisionsOf(txn, e.ID)
 	if err != nil {
 		return nil, err
 	}

@@ -20,7 +20,7 @@ func revisionRefs(txn *memdb.Txn, program string, inRange func(id string) bool) 
 		err error
 	)
 	if program != "" {
-		it, err = txn.Get(tableRevisions, indexProgram, program)
+		it, err = ofProgram(txn, tableRevisions, program)
 	} else {
 		it, err = txn.Get(tableRevisions, indexID)
 	}

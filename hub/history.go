@@ -70,7 +70,7 @@ func (h *rosterView) Entry(id string, asOf schema.Date) (*RosterEntry, error) {
 		return nil, err
 	}
 	out := &RosterEntry{RosterItem: item, Revisions: []RevisionView{}, Reports: []ReportRef{}}
-	it, err := txn.Get(tableRevisions, indexRecord, id)
+	it, err := revisionsOf(txn, id)
 	if err != nil {
 		return nil, err
 	}

@@ -363,7 +363,7 @@ func family(k schema.Kind) schema.Kind {
 // (an Alliance id never carries a report, nor the reverse), and a tombstone may only
 // follow a stored draft: signed Alliances conclude or are terminated, never deleted.
 func admissible(txn *memdb.Txn, rv *revision) string {
-	raw, err := txn.First(tableRevisions, indexRecord, rv.RecordID)
+	raw, err := txn.First(tableRevisions, indexIDPrefix, rv.RecordID+" ")
 	if err == nil && raw != nil {
 		if have := family(raw.(*revision).Kind); have != family(rv.Kind) {
 			return fmt.Sprintf("record %s is a %s; a %s revision cannot join it", rv.RecordID, have, rv.Kind)

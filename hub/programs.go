@@ -191,7 +191,7 @@ func (h *Hub) view(p *programState) ProgramView {
 	for _, k := range p.Keys {
 		v.Keys = append(v.Keys, k.view(now))
 	}
-	if it, err := h.db.Txn(false).Get(tableRecords, indexProgram, p.Code); err == nil {
+	if it, err := ofProgram(h.db.Txn(false), tableRecords, p.Code); err == nil {
 		for raw := it.Next(); raw != nil; raw = it.Next() {
 			v.Sync.Records++
 		}

@@ -582,7 +582,7 @@ func (h *rosterView) eachRosterItem(txn *memdb.Txn, q RosterQuery, fn func(wire.
 		err error
 	)
 	if q.Program != "" {
-		it, err = txn.Get(tableRecords, indexProgram, q.Program)
+		it, err = ofProgram(txn, tableRecords, q.Program)
 	} else {
 		it, err = txn.Get(tableRecords, indexID)
 	}

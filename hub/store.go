@@ -118,11 +118,9 @@ func dbSchema() *memdb.DBSchema {
 			indexProgram: {Name: indexProgram, Indexer: &memdb.StringFieldIndex{Field: "Program"}},
 		}},
 		tableRevisions: {Name: tableRevisions, Indexes: map[string]*memdb.IndexSchema{
-			indexID: id("Key"), // one revision of one record
-			// record serves reconciliation: every stored revision of a record
-			indexRecord: {Name: indexRecord, Indexer: &memdb.StringFieldIndex{Field: "RecordID"}},
-			// program serves the digest backstop: every stored revision of a program
-			indexProgram: {Name: indexProgram, Indexer: &memdb.StringFieldIndex{Field: "Program"}},
+			// one revision of one record; and, by prefix, a record's revisions
+			// (reconciliation) or a program's (the digest backstop): revisionsOf, ofProgram
+			indexID: id("Key"),
 		}},
 		tableAcks: {Name: tableAcks, Indexes: map[string]*memdb.IndexSchema{
 			indexID: id("ID"), // DCSP's acknowledgement of a conflict, by record id
@@ -131,9 +129,9 @@ func dbSchema() *memdb.DBSchema {
 			indexID: id("ID"), // the one head row; long polls watch it
 		}},
 		tableRecords: {Name: tableRecords, Indexes: map[string]*memdb.IndexSchema{
-			indexID: id("ID"), // the roster in id order, and one record by id
-			// program serves roster queries filtered by program
-			indexProgram: {Name: indexProgram, Indexer: &memdb.StringFieldIndex{Field: "Program"}},
+			// the roster in id order, one record by id, and, by prefix, a program's
+			// records (ofProgram)
+			indexID: id("ID"),
 			// alliance serves an Alliance's reports, for its compliance; it holds reports
 			// only (an index entry costs memdb some 400 bytes: issue 7's memory budget)
 			indexAlliance: {Name: indexAlliance, AllowMissing: true, Indexer: onlyIf{
@@ -164,6 +162,25 @@ func dbSchema() *memdb.DBSchema {
 			indexRecord: {Name: indexRecord, Indexer: &memdb.StringSliceFieldIndex{Field: "RecordIDs"}},
 		}},
 	}}
+}
+
+// indexIDPrefix is the prefix form of the id index: memdb answers Get(table,
+// indexIDPrefix, p) with the rows whose id begins with p, in id order.
+const indexIDPrefix = indexID + "_prefix"
+
+// revisionsOf iterates the stored revisions of one record in Key order. A revision's
+// Key is its record's id, a space and its rev, and ids hold no spaces, so a prefix of
+// the id index finds them: an index of their own would cost each revision another
+// radix leaf to write and to hold (issue 7).
+func revisionsOf(txn *memdb.Txn, recordID string) (memdb.ResultIterator, error) {
+	return txn.Get(tableRevisions, indexIDPrefix, recordID+" ")
+}
+
+// ofProgram iterates one program's rows of table (records or revisions) in id order.
+// Every id begins with its program's code and a hyphen, which no code holds
+// (schema.ProgramOfID), and the hub stores a record only for the program its id names.
+func ofProgram(txn *memdb.Txn, table, program string) (memdb.ResultIterator, error) {
+	return txn.Get(table, indexIDPrefix, program+"-")
 }
 
 // onlyIf indexes the entries keep accepts with index, and no other.
@@ -314,7 +331,7 @@ func insertProgramTxn(txn *memdb.Txn, p *programState) error {
 // applyTxn reconciles one verified revision into the roster inside a write transaction
 // and returns its outcome. Duplicates and stale revisions change nothing.
 func applyTxn(txn *memdb.Txn, rv *revision) (wire.Outcome, error) {
-	it, err := txn.Get(tableRevisions, indexRecord, rv.RecordID)
+	it, err := revisionsOf(txn, rv.RecordID)
 	if err != nil {
 		return "", err
 	}
