@@ -653,13 +653,30 @@ func TestAdminRevokesLastKey(t *testing.T) {
 	if res := syncWith(t, nv, freshTok); res.Rejected == 0 || res.Accepted != 0 || res.Error != "" {
 		t.Errorf("sync with the new key = %+v, want the revoked key's record rejected", res)
 	}
-	// (the digest backstop of that run sends the record again: rejected again)
-	if st, _ := nv.Status(); len(st.Rejected) == 0 || st.Rejected[0].ID != unsent.ID || !strings.Contains(st.Rejected[0].Reason, "key revoked") {
-		t.Errorf("rejections = %+v, want %s named, its key revoked", st.Rejected, unsent.ID)
+	// The digest backstop of that run does not send the rejected record again.
+	if st, _ := nv.Status(); len(st.Rejected) != 1 || st.Rejected[0].ID != unsent.ID || !strings.Contains(st.Rejected[0].Reason, "key revoked") {
+		t.Errorf("rejections = %+v, want %s named once, its key revoked", st.Rejected, unsent.ID)
 	}
 	createWith(t, nv, freshTok, `{"participants":[{"name":"Las Vegas Builders"}],"goals":[{"category":"training-education"}],"signed_on":"2025-02-01"}`)
 	if res := syncWith(t, nv, freshTok); res.Accepted != 1 || res.Error != "" {
 		t.Errorf("sync of a record signed with the new key = %+v", res)
+	}
+	// Nor does any later backstop, after a restart too: the hub rejected it once and
+	// would reject it every time (docs/PROTOCOL.md section 9).
+	nv.Restart(t)
+	resp, body = hubtest.Do(t, http.MethodPost, nv.URL+"/v1/sync?backstop=true", freshTok, nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("backstop sync: %d %s", resp.StatusCode, body)
+	}
+	st, err := nv.Status()
+	if err != nil || st.LastRun == nil || st.LastRun.Backstop == nil {
+		t.Fatalf("status after a backstop sync: %+v, %v", st, err)
+	}
+	if b, res := st.LastRun.Backstop, st.LastRun.Result; b.Repushed != 0 || res.Pushed != 0 || res.Rejected != 0 || len(st.Rejected) != 1 {
+		t.Errorf("backstop after the rejection = %+v, result %+v, %d rejections listed; want nothing sent again", b, res, len(st.Rejected))
+	}
+	if got, ok := hubtest.Scrape(t, h.URL).Value("alliancehub_hub_records_pushed_total", "program", "NV", "outcome", "rejected"); got != 1 {
+		t.Errorf("hub counts %v rejected records of NV (present %v), want 1: the record sent once", got, ok)
 	}
 }
 

@@ -25,6 +25,10 @@ const (
 	bucketMeta    = "meta"
 	keyPushCursor = "push_cursor" // last local sequence number the hub acknowledged
 	keySyncStatus = "sync_status" // JSON SyncStatus of the last run
+	// bucketRejected holds every revision the hub answered rejected ("ID REV" -> the
+	// reason). The hub will not take it however often it is sent (docs/PROTOCOL.md
+	// section 7, Checkpoint), so the digest backstop never sends it again.
+	bucketRejected = "rejected"
 )
 
 // stored is an Alliance as the node holds it: the current revision and its signature.
