@@ -576,8 +576,9 @@ func TestRotationThenRevocation(t *testing.T) {
 		t.Errorf("NV replica does not flag the revoked key: %+v", p)
 	}
 
-	// The MI node keeps the new key and accepts the old key's tokens across a restart,
-	// until the old key's end; and the hub's state is the same after its restart.
+	// The MI node keeps the new key and accepts the old key's tokens across a restart
+	// until it learns of the revocation at its next pull; and the hub's state is the
+	// same after its restart.
 	before := programView(t, h, "MI", t2)
 	h.Restart(t)
 	if after := programView(t, h, "MI", t2); !cmp.Equal(before.Keys, after.Keys) {
@@ -591,6 +592,21 @@ func TestRotationThenRevocation(t *testing.T) {
 	}
 	if p := rosterAt(t, h.URL, analyst)[third.ID].Provenance; p.Kid != rr.Kid {
 		t.Errorf("after a restart the node signs with %s, want the new key %s", p.Kid, rr.Kid)
+	}
+	// That sync read the revocation: the old key's tokens are refused from then on, long
+	// before its grace period ends, after a restart too; the new key's are not.
+	for _, restart := range []bool{false, true} {
+		if restart {
+			mi.Restart(t)
+		}
+		resp, body = hubtest.Do(t, http.MethodGet, mi.URL+"/v1/alliances", tokenAt(t, old, auth.RoleProgram, "MI", t2), nil)
+		if p := wantProblem(t, resp, body, http.StatusUnauthorized, "unauthenticated"); !strings.Contains(p.Detail, old.KeyID()) || !strings.Contains(p.Detail, "revoked") {
+			t.Errorf("old key's token after the node learnt of its revocation (restarted %v): %q, want it refused as revoked", restart, p.Detail)
+		}
+		resp, body = hubtest.Do(t, http.MethodGet, mi.URL+"/v1/alliances", tokenAt(t, newKey, auth.RoleProgram, "MI", t2), nil)
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("new key's token (restarted %v): %d %s", restart, resp.StatusCode, body)
+		}
 	}
 	t3 := t0.Add(wire.RotationGrace + time.Minute)
 	clock.set(t3)
