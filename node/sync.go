@@ -233,6 +233,7 @@ func (n *Node) newRetrier() *retrier {
 func (n *Node) withRetry(ctx context.Context, r *retrier, what string, op func() error) error {
 	for attempt := 1; ; attempt++ {
 		err := op()
+		n.metrics.hubRequest(what, err, ctx.Err() != nil)
 		if err == nil {
 			r.eb.Reset() // any success resets the backoff (synapse#9335: no long stall after one error)
 			return nil
