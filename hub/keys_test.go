@@ -673,9 +673,31 @@ func TestAdminRevokesLastKey(t *testing.T) {
 	if st, _ := nv.Status(); len(st.Rejected) != 1 || st.Rejected[0].ID != unsent.ID || !strings.Contains(st.Rejected[0].Reason, "key revoked") {
 		t.Errorf("rejections = %+v, want %s named once, its key revoked", st.Rejected, unsent.ID)
 	}
+	// The clerk saves the rejected record again as it is: a new revision, signed with the
+	// new key (an unchanged save of an accepted record stores nothing).
+	resp, body = hubtest.Do(t, http.MethodGet, nv.URL+"/v1/alliances/"+unsent.ID, freshTok, nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("get %s: %d %s", unsent.ID, resp.StatusCode, body)
+	}
+	resp, body = hubtest.Request(t, http.MethodPut, nv.URL+"/v1/alliances/"+unsent.ID, freshTok,
+		http.Header{"Content-Type": {"application/json"}, "If-Match": {unsent.Rev}}, body)
+	var again schema.Alliance
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("save again: %d %s", resp.StatusCode, body)
+	}
+	hubtest.DecodeJSON(t, body, &again)
+	if again.Rev == unsent.Rev || !strings.HasPrefix(again.Rev, "2-") {
+		t.Errorf("saving the rejected record again gave rev %s, want a second revision after %s", again.Rev, unsent.Rev)
+	}
 	createWith(t, nv, freshTok, `{"participants":[{"name":"Las Vegas Builders"}],"goals":[{"category":"training-education"}],"signed_on":"2025-02-01"}`)
-	if res := syncWith(t, nv, freshTok); res.Accepted != 1 || res.Error != "" {
-		t.Errorf("sync of a record signed with the new key = %+v", res)
+	if res := syncWith(t, nv, freshTok); res.Accepted != 2 || res.Error != "" {
+		t.Errorf("sync of the record saved again and a new one, signed with the new key = %+v, want both accepted", res)
+	}
+	resp, body = hubtest.Request(t, http.MethodPut, nv.URL+"/v1/alliances/"+unsent.ID, freshTok,
+		http.Header{"Content-Type": {"application/json"}, "If-Match": {again.Rev}}, body)
+	var same schema.Alliance
+	if hubtest.DecodeJSON(t, body, &same); resp.StatusCode != http.StatusOK || same.Rev != again.Rev {
+		t.Errorf("an unchanged save of the accepted revision: %d, rev %s; want nothing new (%s)", resp.StatusCode, same.Rev, again.Rev)
 	}
 	// Nor does any later backstop, after a restart too: the hub rejected it once and
 	// would reject it every time (docs/PROTOCOL.md section 9).

@@ -166,5 +166,18 @@ func bodyFor(v any) ([]byte, error) {
 	return json.Marshal(v)
 }
 
+// hubRejected reports whether the hub answered rejected for revision rev of record id
+// (its key was revoked before the hub received it, say). Saving that record again, even
+// unchanged, then writes a new revision, signed with the node's key of now, rather than
+// nothing: that is how a clerk enters it again (docs/OPERATIONS.md section 6).
+func (n *Node) hubRejected(id, rev string) bool {
+	found := false
+	n.journal.View(func(tx *journal.Tx) error {
+		found = tx.Get(bucketRejected, id+" "+rev) != nil
+		return nil
+	})
+	return found
+}
+
 // sameBody reports whether two encoded bodies are byte for byte the same.
 func sameBody(a, b []byte) bool { return bytes.Equal(a, b) }

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	crand "crypto/rand"
 	"encoding/hex"
@@ -168,7 +169,8 @@ func (n *Node) send(ctx context.Context, r *retrier, batch *wire.Batch, res *wir
 	// one leaves these revisions out (backstop.go, ownRevisions).
 	err = n.journal.Update(func(tx *journal.Tx) error {
 		for _, r := range refused {
-			if err := tx.Put(bucketRejected, r.ID+" "+r.Rev, []byte(r.Reason)); err != nil {
+			reason := cmp.Or(r.Reason, string(wire.Rejected)) // never an empty value
+			if err := tx.Put(bucketRejected, r.ID+" "+r.Rev, []byte(reason)); err != nil {
 				return err
 			}
 		}
