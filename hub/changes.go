@@ -190,6 +190,7 @@ func (h *Hub) handleChanges(c echo.Context) error {
 		wait = d
 	}
 	if err := edge.QueryProblem(&errs); err != nil {
+		h.metrics.pullNotServed(pullRefused)
 		return err
 	}
 	if claims := edge.Claims(c); claims.Role == auth.RoleProgram {
@@ -208,6 +209,7 @@ func (h *Hub) handleChanges(c echo.Context) error {
 	}
 	page, err := h.Changes(c.Request().Context(), since, int(limit), wait, beat)
 	if err != nil {
+		h.metrics.pullNotServed(pullFailed)
 		if committed {
 			// The answer has begun; cut it short so the reader sees a truncated page
 			// and asks again, rather than a page it could mistake for complete.

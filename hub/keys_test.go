@@ -576,8 +576,9 @@ func TestRotationThenRevocation(t *testing.T) {
 		t.Errorf("NV replica does not flag the revoked key: %+v", p)
 	}
 
-	// The MI node keeps the new key and accepts the old key's tokens across a restart,
-	// until the old key's end; and the hub's state is the same after its restart.
+	// The MI node keeps the new key and accepts the old key's tokens across a restart
+	// until it learns of the revocation at its next pull; and the hub's state is the
+	// same after its restart.
 	before := programView(t, h, "MI", t2)
 	h.Restart(t)
 	if after := programView(t, h, "MI", t2); !cmp.Equal(before.Keys, after.Keys) {
@@ -591,6 +592,21 @@ func TestRotationThenRevocation(t *testing.T) {
 	}
 	if p := rosterAt(t, h.URL, analyst)[third.ID].Provenance; p.Kid != rr.Kid {
 		t.Errorf("after a restart the node signs with %s, want the new key %s", p.Kid, rr.Kid)
+	}
+	// That sync read the revocation: the old key's tokens are refused from then on, long
+	// before its grace period ends, after a restart too; the new key's are not.
+	for _, restart := range []bool{false, true} {
+		if restart {
+			mi.Restart(t)
+		}
+		resp, body = hubtest.Do(t, http.MethodGet, mi.URL+"/v1/alliances", tokenAt(t, old, auth.RoleProgram, "MI", t2), nil)
+		if p := wantProblem(t, resp, body, http.StatusUnauthorized, "unauthenticated"); !strings.Contains(p.Detail, old.KeyID()) || !strings.Contains(p.Detail, "revoked") {
+			t.Errorf("old key's token after the node learnt of its revocation (restarted %v): %q, want it refused as revoked", restart, p.Detail)
+		}
+		resp, body = hubtest.Do(t, http.MethodGet, mi.URL+"/v1/alliances", tokenAt(t, newKey, auth.RoleProgram, "MI", t2), nil)
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("new key's token (restarted %v): %d %s", restart, resp.StatusCode, body)
+		}
 	}
 	t3 := t0.Add(wire.RotationGrace + time.Minute)
 	clock.set(t3)
@@ -653,13 +669,52 @@ func TestAdminRevokesLastKey(t *testing.T) {
 	if res := syncWith(t, nv, freshTok); res.Rejected == 0 || res.Accepted != 0 || res.Error != "" {
 		t.Errorf("sync with the new key = %+v, want the revoked key's record rejected", res)
 	}
-	// (the digest backstop of that run sends the record again: rejected again)
-	if st, _ := nv.Status(); len(st.Rejected) == 0 || st.Rejected[0].ID != unsent.ID || !strings.Contains(st.Rejected[0].Reason, "key revoked") {
-		t.Errorf("rejections = %+v, want %s named, its key revoked", st.Rejected, unsent.ID)
+	// The digest backstop of that run does not send the rejected record again.
+	if st, _ := nv.Status(); len(st.Rejected) != 1 || st.Rejected[0].ID != unsent.ID || !strings.Contains(st.Rejected[0].Reason, "key revoked") {
+		t.Errorf("rejections = %+v, want %s named once, its key revoked", st.Rejected, unsent.ID)
+	}
+	// The clerk saves the rejected record again as it is: a new revision, signed with the
+	// new key (an unchanged save of an accepted record stores nothing).
+	resp, body = hubtest.Do(t, http.MethodGet, nv.URL+"/v1/alliances/"+unsent.ID, freshTok, nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("get %s: %d %s", unsent.ID, resp.StatusCode, body)
+	}
+	resp, body = hubtest.Request(t, http.MethodPut, nv.URL+"/v1/alliances/"+unsent.ID, freshTok,
+		http.Header{"Content-Type": {"application/json"}, "If-Match": {unsent.Rev}}, body)
+	var again schema.Alliance
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("save again: %d %s", resp.StatusCode, body)
+	}
+	hubtest.DecodeJSON(t, body, &again)
+	if again.Rev == unsent.Rev || !strings.HasPrefix(again.Rev, "2-") {
+		t.Errorf("saving the rejected record again gave rev %s, want a second revision after %s", again.Rev, unsent.Rev)
 	}
 	createWith(t, nv, freshTok, `{"participants":[{"name":"Las Vegas Builders"}],"goals":[{"category":"training-education"}],"signed_on":"2025-02-01"}`)
-	if res := syncWith(t, nv, freshTok); res.Accepted != 1 || res.Error != "" {
-		t.Errorf("sync of a record signed with the new key = %+v", res)
+	if res := syncWith(t, nv, freshTok); res.Accepted != 2 || res.Error != "" {
+		t.Errorf("sync of the record saved again and a new one, signed with the new key = %+v, want both accepted", res)
+	}
+	resp, body = hubtest.Request(t, http.MethodPut, nv.URL+"/v1/alliances/"+unsent.ID, freshTok,
+		http.Header{"Content-Type": {"application/json"}, "If-Match": {again.Rev}}, body)
+	var same schema.Alliance
+	if hubtest.DecodeJSON(t, body, &same); resp.StatusCode != http.StatusOK || same.Rev != again.Rev {
+		t.Errorf("an unchanged save of the accepted revision: %d, rev %s; want nothing new (%s)", resp.StatusCode, same.Rev, again.Rev)
+	}
+	// Nor does any later backstop, after a restart too: the hub rejected it once and
+	// would reject it every time (docs/PROTOCOL.md section 9).
+	nv.Restart(t)
+	resp, body = hubtest.Do(t, http.MethodPost, nv.URL+"/v1/sync?backstop=true", freshTok, nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("backstop sync: %d %s", resp.StatusCode, body)
+	}
+	st, err := nv.Status()
+	if err != nil || st.LastRun == nil || st.LastRun.Backstop == nil {
+		t.Fatalf("status after a backstop sync: %+v, %v", st, err)
+	}
+	if b, res := st.LastRun.Backstop, st.LastRun.Result; b.Repushed != 0 || res.Pushed != 0 || res.Rejected != 0 || len(st.Rejected) != 1 {
+		t.Errorf("backstop after the rejection = %+v, result %+v, %d rejections listed; want nothing sent again", b, res, len(st.Rejected))
+	}
+	if got, ok := hubtest.Scrape(t, h.URL).Value("alliancehub_hub_records_pushed_total", "program", "NV", "outcome", "rejected"); got != 1 {
+		t.Errorf("hub counts %v rejected records of NV (present %v), want 1: the record sent once", got, ok)
 	}
 }
 

@@ -31,10 +31,17 @@ const (
 	pushFailed    = "failed"    // the hub's own failure (5xx); nothing kept
 )
 
+// Pull outcomes, the label outcome of alliancehub_hub_pulls_total.
+const (
+	pullServed  = "served"  // a page answered 200
+	pullRefused = "refused" // a bad query (400), nothing read
+	pullFailed  = "failed"  // the hub's own failure reading its feed (500, or cut short after heartbeats)
+)
+
 type hubMetrics struct {
 	*edge.Metrics
 	pushes  *prometheus.CounterVec
-	pulls   prometheus.Counter
+	pulls   *prometheus.CounterVec
 	changes prometheus.Counter
 }
 
@@ -45,10 +52,10 @@ func newHubMetrics(h *Hub, dataDir string) *hubMetrics {
 			Name: "alliancehub_hub_pushes_total",
 			Help: "Pushes (POST /v1/sync/push with an accepted program token) by outcome: accepted, refused (reason: the problem slug), throttled (429), failed (500).",
 		}, []string{"outcome", "reason"}),
-		pulls: prometheus.NewCounter(prometheus.CounterOpts{
+		pulls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "alliancehub_hub_pulls_total",
-			Help: "Change-feed pages served (GET /v1/sync/changes answered 200).",
-		}),
+			Help: "Change-feed reads (GET /v1/sync/changes with an accepted token) by outcome: served (a page, 200), refused (a bad query, 400), failed (the hub's failure).",
+		}, []string{"outcome"}),
 		changes: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "alliancehub_hub_changes_served_total",
 			Help: "Changes handed out in change-feed pages.",
@@ -57,6 +64,9 @@ func newHubMetrics(h *Hub, dataDir string) *hubMetrics {
 	// The series an alert looks for exist from the start, at 0.
 	m.pushes.WithLabelValues(pushAccepted, "")
 	m.pushes.WithLabelValues(pushThrottled, "too-many-pushes")
+	for _, o := range []string{pullServed, pullRefused, pullFailed} {
+		m.pulls.WithLabelValues(o)
+	}
 	m.Registry.MustRegister(m.pushes, m.pulls, m.changes,
 		&hubCollector{h: h, path: filepath.Join(dataDir, journal.FileName)})
 	return m
@@ -79,11 +89,14 @@ func (m *hubMetrics) push(err error) {
 	}
 }
 
-// pulled counts one change-feed page of n changes.
+// pulled counts one change-feed page of n changes served.
 func (m *hubMetrics) pulled(n int) {
-	m.pulls.Inc()
+	m.pulls.WithLabelValues(pullServed).Inc()
 	m.changes.Add(float64(n))
 }
+
+// pullNotServed counts a change-feed read answered without a page.
+func (m *hubMetrics) pullNotServed(outcome string) { m.pulls.WithLabelValues(outcome).Inc() }
 
 func slugOf(p *edge.Problem) string {
 	if s, ok := strings.CutPrefix(p.Type, edge.TypePrefix); ok && s != "" {

@@ -15,7 +15,7 @@ import (
 )
 
 // TestMetrics: after a node pushes and pulls, the hub's GET /metrics (no token) shows the
-// push, the records by outcome, the change-feed read, the store, the program's sync
+// pushes and change-feed reads by outcome, the records by outcome, the store, the program's sync
 // position and key expiry, request latencies by route pattern, and no label that holds
 // a record id or a raw path.
 func TestMetrics(t *testing.T) {
@@ -51,6 +51,9 @@ func TestMetrics(t *testing.T) {
 	hubtest.Do(t, http.MethodGet, h.URL+"/v1/roster/"+farm.ID, analyst, nil)
 	hubtest.Do(t, http.MethodGet, h.URL+"/v1/no/such/"+agc.ID, analyst, nil)
 	hubtest.Do(t, http.MethodGet, h.URL+"/"+farm.ID, "", nil)
+	if resp, raw := hubtest.Do(t, http.MethodGet, h.URL+"/v1/sync/changes?since=soon", mi.Token, nil); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("change feed with a bad since: %d %s, want 400", resp.StatusCode, raw)
+	}
 
 	m := hubtest.Scrape(t, h.URL)
 	for _, tc := range []struct {
@@ -63,7 +66,9 @@ func TestMetrics(t *testing.T) {
 		{"alliancehub_hub_pushes_total", []string{"outcome", "throttled", "reason", "too-many-pushes"}, 1},
 		{"alliancehub_hub_records_pushed_total", []string{"program", "MI", "outcome", "accepted"}, 2},
 		{"alliancehub_hub_records_pushed_total", []string{"program", "MI", "outcome", "duplicate"}, 0},
-		{"alliancehub_hub_pulls_total", nil, 1},
+		{"alliancehub_hub_pulls_total", []string{"outcome", "served"}, 1},
+		{"alliancehub_hub_pulls_total", []string{"outcome", "refused"}, 1},
+		{"alliancehub_hub_pulls_total", []string{"outcome", "failed"}, 0},
 		{"alliancehub_hub_changes_served_total", nil, 2},
 		{"alliancehub_hub_program_checkpoint", []string{"program", "MI"}, 2},
 		{"alliancehub_hub_program_lag", []string{"program", "MI"}, 0},

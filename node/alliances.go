@@ -168,7 +168,7 @@ func (n *Node) update(id, ifMatch string, change func(cur *schema.Alliance) (*sc
 	if err := next.Validate(n.program); err != nil {
 		return nil, err
 	}
-	if nb, err := schema.AllianceBody(next); err == nil && sameBody(nb, body) {
+	if nb, err := schema.AllianceBody(next); err == nil && sameBody(nb, body) && !n.hubRejected(id, cur.Rev) {
 		return cur, nil
 	}
 	return n.writeAlliance(next, cur.Rev)

@@ -23,7 +23,7 @@ const maxRepairFetch = 1000
 type Backstop struct {
 	CheckedAt time.Time `json:"checked_at"`
 	// Repushed: revisions this node had pushed that the hub no longer held (the hub was
-	// restored from an older backup, say), sent again.
+	// restored from an older backup, say), sent again. Never one the hub rejected.
 	Repushed int `json:"repushed"`
 	// HubOnly: revisions of this program the hub holds that this node does not (this
 	// node was restored from an older backup). They are in the replica; the node's own
@@ -69,11 +69,32 @@ func (n *Node) digest(ctx context.Context, r *retrier, program, rng string) (pag
 	return page, err
 }
 
-// ownRevisions lists the revisions this node has pushed (up to its cursor), by local
-// sequence number.
+// ownRevisions lists the revisions this node has pushed (up to its cursor) and the hub
+// did not reject, by local sequence number: what the hub should hold of this program. A
+// rejected revision is left out, as the hub never holds it; sending it again would only
+// be rejected again, at every backstop (docs/PROTOCOL.md section 9).
 func (n *Node) ownRevisions() ([]wire.RevisionRef, error) {
 	var out []wire.RevisionRef
 	err := n.journal.View(func(tx *journal.Tx) error {
+		refused := map[string]bool{}
+		err := tx.ForEach(bucketRejected, func(key string, _ []byte) error {
+			refused[key] = true
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		// A store written before bucketRejected existed has its rejections only in the
+		// sync status (the latest maxRejected).
+		if raw := tx.Get(bucketMeta, keySyncStatus); raw != nil {
+			var st SyncStatus
+			if err := json.Unmarshal(raw, &st); err != nil {
+				return fmt.Errorf("sync status: %w", err)
+			}
+			for _, r := range st.Rejected {
+				refused[r.ID+" "+r.Rev] = true
+			}
+		}
 		cursor := tx.GetUint(bucketMeta, keyPushCursor)
 		return tx.Scan(0, func(seq uint64, v []byte) error {
 			if seq > cursor {
@@ -83,7 +104,9 @@ func (n *Node) ownRevisions() ([]wire.RevisionRef, error) {
 			if err != nil {
 				return fmt.Errorf("journal entry %d: %w", seq, err)
 			}
-			out = append(out, wire.RevisionRef{ID: rec.ID, Rev: rec.Rev, Seq: seq})
+			if !refused[rec.ID+" "+rec.Rev] {
+				out = append(out, wire.RevisionRef{ID: rec.ID, Rev: rec.Rev, Seq: seq})
+			}
 			return nil
 		})
 	})

@@ -30,7 +30,8 @@ import (
 // copies the old key to KEY.old, moves KEY.new to KEY and signs with the new key. Every
 // step can be repeated: a rotation cut short anywhere is finished by asking again, and
 // the hub takes the same announcement twice without harm. The node keeps accepting
-// tokens signed by its previous key until the not_after the hub gave that key.
+// tokens signed by its previous key until the not_after the hub gave that key, or until
+// the hub revoked it, which the node learns from the keys document of its next pull.
 
 // Journal keys (bucket meta) of the node's key state.
 const (
@@ -57,11 +58,12 @@ type keyring struct {
 
 var _ auth.Signer = (*keyring)(nil)
 
-// retiredKey is a key the node signed with before a rotation: its public half, and the
-// end of its validity the hub set.
+// retiredKey is a key the node signed with before a rotation: its public half, the end
+// of its validity the hub set, and when the hub revoked it, if it did.
 type retiredKey struct {
-	JWK      jose.JSONWebKey `json:"jwk"`
-	NotAfter time.Time       `json:"not_after"`
+	JWK       jose.JSONWebKey `json:"jwk"`
+	NotAfter  time.Time       `json:"not_after"`
+	RevokedAt *time.Time      `json:"revoked_at,omitempty"`
 }
 
 // newKeyring holds the key the node starts with: the one in cfg.KeyFile when that is
@@ -112,6 +114,12 @@ func (k tokenKeys) LookupKey(kid string) (ed25519.PublicKey, error) {
 	for _, rk := range *k.r.retired.Load() {
 		if rk.JWK.KeyID != kid {
 			continue
+		}
+		if rk.RevokedAt != nil && k.now.After(*rk.RevokedAt) {
+			// A stolen key's tokens must not keep working on the node for the rest of
+			// its grace period once an admin revoked it at the hub.
+			return nil, fmt.Errorf("%w: %s, this node's key before %s, was revoked at the hub at %s: mint a new token with the node's key file",
+				auth.ErrKeyRevoked, kid, cur.KeyID(), rk.RevokedAt.UTC().Format(time.RFC3339))
 		}
 		if k.now.After(rk.NotAfter) {
 			return nil, fmt.Errorf("%w: %s was this node's key until %s; the node signs with %s now: mint a new token with its key file",
@@ -167,12 +175,54 @@ func (n *Node) retire(k *auth.Key, notAfter time.Time) error {
 
 // keepKeys keeps a verified keys document (the compact JWS and what it says) for the
 // replica's provenance flags, durably, so a restarted node shows them before its next
-// pull.
+// pull; and takes from it the revocations of this node's earlier keys.
 func (n *Node) keepKeys(doc string, keys *wire.KeysDocument) error {
 	if err := n.replica.Load().UseKeys(keys); err != nil {
 		return err
 	}
-	return n.journal.Update(func(tx *journal.Tx) error { return tx.Put(bucketMeta, keyKeysDoc, []byte(doc)) })
+	if err := n.journal.Update(func(tx *journal.Tx) error { return tx.Put(bucketMeta, keyKeysDoc, []byte(doc)) }); err != nil {
+		return err
+	}
+	return n.noteRevocations(keys)
+}
+
+// noteRevocations marks, durably, each earlier key of this node that the hub's keys
+// document shows revoked, so that its tokens are refused from the revocation on. A
+// sync run and a rotation never overlap (syncMu), so the list is not changed meanwhile.
+func (n *Node) noteRevocations(keys *wire.KeysDocument) error {
+	revoked := map[string]time.Time{}
+	for _, p := range keys.Programs {
+		if p.Code != n.program.Code {
+			continue
+		}
+		for _, k := range p.Keys {
+			if k.RevokedAt != nil {
+				revoked[k.Kid] = k.RevokedAt.UTC()
+			}
+		}
+	}
+	list := slices.Clone(*n.key.retired.Load())
+	changed := false
+	for i, rk := range list {
+		at, ok := revoked[rk.JWK.KeyID]
+		if ok && (rk.RevokedAt == nil || !rk.RevokedAt.Equal(at)) {
+			list[i].RevokedAt = &at
+			changed = true
+			n.log.Info("an earlier key of this node was revoked at the hub; its tokens are refused from then on", "kid", rk.JWK.KeyID, "revoked_at", at)
+		}
+	}
+	if !changed {
+		return nil
+	}
+	raw, err := json.Marshal(list)
+	if err != nil {
+		return err
+	}
+	if err := n.journal.Update(func(tx *journal.Tx) error { return tx.Put(bucketMeta, keyRetiredKeys, raw) }); err != nil {
+		return err
+	}
+	n.key.retired.Store(&list)
+	return nil
 }
 
 // restoreKeys gives rep the keys document the node last verified, if any.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -26,12 +27,27 @@ const (
 	runStopped = "stopped" // the node shut down during the run: neither (section 9)
 )
 
+// How the hub answered one request of the node, the label outcome of
+// alliancehub_node_pushes_total and alliancehub_node_pulls_total.
+const (
+	reqOK          = "ok"          // 200
+	reqRefused     = "refused"     // a 4xx other than 429: not taken as it is (a 408 is tried again)
+	reqThrottled   = "throttled"   // 429: the hub is busy; tried again after its Retry-After
+	reqFailed      = "failed"      // a 5xx, or an answer the node cannot read: the hub's failure
+	reqUnreachable = "unreachable" // no answer: the network, a timeout, a connection cut
+	reqStopped     = "stopped"     // the node shut down during the request
+)
+
+var reqOutcomes = []string{reqOK, reqRefused, reqThrottled, reqFailed, reqUnreachable, reqStopped}
+
 type nodeMetrics struct {
 	*edge.Metrics
 	runs     *prometheus.CounterVec
 	duration prometheus.Histogram
 	pushed   *prometheus.CounterVec
 	pulled   prometheus.Counter
+	pushes   *prometheus.CounterVec // push requests (batches, each attempt) by outcome
+	pulls    *prometheus.CounterVec // change-feed requests (pages, each attempt) by outcome
 }
 
 var pushOutcomes = []wire.Outcome{wire.Accepted, wire.Duplicate, wire.Stale, wire.Conflict, wire.Rejected}
@@ -57,6 +73,14 @@ func newNodeMetrics(n *Node, dataDir string) *nodeMetrics {
 			Name: "alliancehub_node_changes_pulled_total",
 			Help: "Changes pulled from the hub's change feed into the replica.",
 		}),
+		pushes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "alliancehub_node_pushes_total",
+			Help: "Push requests to the hub (one per batch and attempt) by how the hub answered: ok, refused, throttled, failed, unreachable, stopped.",
+		}, []string{"outcome"}),
+		pulls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "alliancehub_node_pulls_total",
+			Help: "Change-feed requests to the hub (one per page and attempt) by how the hub answered: ok, refused, throttled, failed, unreachable, stopped.",
+		}, []string{"outcome"}),
 	}
 	for _, r := range []string{runSuccess, runFailure, runStopped} {
 		m.runs.WithLabelValues(r)
@@ -64,13 +88,17 @@ func newNodeMetrics(n *Node, dataDir string) *nodeMetrics {
 	for _, o := range pushOutcomes {
 		m.pushed.WithLabelValues(string(o))
 	}
+	for _, o := range reqOutcomes {
+		m.pushes.WithLabelValues(o)
+		m.pulls.WithLabelValues(o)
+	}
 	info := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "alliancehub_node_info",
 		Help:        "Always 1; program is the program this node serves.",
 		ConstLabels: prometheus.Labels{"program": n.program.Code},
 	})
 	info.Set(1)
-	m.Registry.MustRegister(m.runs, m.duration, m.pushed, m.pulled, info,
+	m.Registry.MustRegister(m.runs, m.duration, m.pushed, m.pulled, m.pushes, m.pulls, info,
 		&nodeCollector{n: n, path: filepath.Join(dataDir, journal.FileName)})
 	return m
 }
@@ -113,6 +141,38 @@ func (m *nodeMetrics) syncRun(result string, took time.Duration, r wire.SyncResu
 		m.pushed.WithLabelValues(string(o)).Add(float64(k))
 	}
 	m.pulled.Add(float64(r.Pulled))
+}
+
+// hubRequest counts one push or change-feed request (what, as withRetry names it) by the
+// hub's answer; other requests (keys, digests) are not counted here.
+func (m *nodeMetrics) hubRequest(what string, err error, stopped bool) {
+	var vec *prometheus.CounterVec
+	switch what {
+	case "push":
+		vec = m.pushes
+	case "pull":
+		vec = m.pulls
+	default:
+		return
+	}
+	vec.WithLabelValues(requestOutcome(err, stopped)).Inc()
+}
+
+func requestOutcome(err error, stopped bool) string {
+	var he *HubError
+	switch {
+	case err == nil:
+		return reqOK
+	case errors.As(err, &he) && he.Status == http.StatusTooManyRequests:
+		return reqThrottled
+	case errors.As(err, &he) && he.Status >= 500, errors.Is(err, errBadAnswer):
+		return reqFailed
+	case errors.As(err, &he):
+		return reqRefused
+	case stopped:
+		return reqStopped
+	}
+	return reqUnreachable
 }
 
 // nodeCollector reads the node's status and store when scraped.

@@ -65,6 +65,10 @@ func TestNodeMetrics(t *testing.T) {
 		{"alliancehub_node_records_pushed_total", []string{"outcome", "accepted"}, 2},
 		{"alliancehub_node_records_pushed_total", []string{"outcome", "rejected"}, 0},
 		{"alliancehub_node_changes_pulled_total", nil, 2},
+		{"alliancehub_node_pushes_total", []string{"outcome", "ok"}, 1},
+		{"alliancehub_node_pushes_total", []string{"outcome", "refused"}, 0},
+		{"alliancehub_node_pulls_total", []string{"outcome", "ok"}, 1},
+		{"alliancehub_node_pulls_total", []string{"outcome", "unreachable"}, 0},
 		{"alliancehub_node_outbox", nil, 1},
 		{"alliancehub_node_push_checkpoint", nil, 2},
 		{"alliancehub_node_replica_applied_seq", nil, 2},
@@ -107,6 +111,26 @@ func TestNodeMetrics(t *testing.T) {
 		}
 		if _, route, ok := strings.Cut(lv, " route="); ok && !slices.Contains(patterns, route) {
 			t.Errorf("label %s is not a route pattern", lv)
+		}
+	}
+
+	// The hub refuses the next push (the node's key revoked): a refused push, a failed run.
+	if resp, raw := hubtest.Do(t, http.MethodPost, h.URL+"/v1/programs/MI/keys/"+mi.Key.KeyID()+"/revoke", h.Token(t, auth.RoleAdmin, ""), nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("revoke: %d %s", resp.StatusCode, raw)
+	}
+	hubtest.Do(t, http.MethodPost, mi.URL+"/v1/sync", mi.Token, nil)
+	m = hubtest.Scrape(t, mi.URL)
+	for _, tc := range []struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		{"alliancehub_node_pushes_total", []string{"outcome", "refused"}, 1},
+		{"alliancehub_node_pushes_total", []string{"outcome", "ok"}, 1},
+		{"alliancehub_node_sync_runs_total", []string{"result", "failure"}, 1},
+	} {
+		if got, ok := m.Value(tc.name, tc.labels...); !ok || got != tc.want {
+			t.Errorf("after a refused push, %s%v = %v (present %v), want %v", tc.name, tc.labels, got, ok, tc.want)
 		}
 	}
 }

@@ -62,8 +62,8 @@ type Config struct {
 	// a tenth of it) after the end of the last run, in addition to the nightly one.
 	SyncEvery time.Duration
 	// NoCatchUp turns off the run soon after start of a node that is behind (its last
-	// success more than a day old, its last run failed, or never synced with revisions
-	// waiting); it then waits for its next scheduled run.
+	// success more than a day old, its last run failed, or it never synced, so its
+	// replica of the national roster is empty); it then waits for its next scheduled run.
 	NoCatchUp bool
 	// CatchUpDelay bounds the random delay of that run after start; zero means one
 	// minute, negative means at once.

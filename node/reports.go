@@ -72,7 +72,7 @@ func (n *Node) PutReport(allianceID, ifMatch string, in *schema.Report) (out *sc
 		if err != nil {
 			return nil, false, err
 		}
-		if sameBody(prevBody, body) {
+		if sameBody(prevBody, body) && !n.hubRejected(cur.ID, cur.Rev) {
 			return cur, false, nil
 		}
 		if ifMatch == "" {

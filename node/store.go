@@ -25,6 +25,10 @@ const (
 	bucketMeta    = "meta"
 	keyPushCursor = "push_cursor" // last local sequence number the hub acknowledged
 	keySyncStatus = "sync_status" // JSON SyncStatus of the last run
+	// bucketRejected holds every revision the hub answered rejected ("ID REV" -> the
+	// reason). The hub will not take it however often it is sent (docs/PROTOCOL.md
+	// section 7, Checkpoint), so the digest backstop never sends it again.
+	bucketRejected = "rejected"
 )
 
 // stored is an Alliance as the node holds it: the current revision and its signature.
@@ -160,6 +164,19 @@ func bodyFor(v any) ([]byte, error) {
 		return schema.ReportBody(v)
 	}
 	return json.Marshal(v)
+}
+
+// hubRejected reports whether the hub answered rejected for revision rev of record id
+// (its key was revoked before the hub received it, say). Saving that record again, even
+// unchanged, then writes a new revision, signed with the node's key of now, rather than
+// nothing: that is how a clerk enters it again (docs/OPERATIONS.md section 6).
+func (n *Node) hubRejected(id, rev string) bool {
+	found := false
+	n.journal.View(func(tx *journal.Tx) error {
+		found = tx.Get(bucketRejected, id+" "+rev) != nil
+		return nil
+	})
+	return found
 }
 
 // sameBody reports whether two encoded bodies are byte for byte the same.

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	crand "crypto/rand"
 	"encoding/hex"
@@ -153,11 +154,30 @@ func (n *Node) send(ctx context.Context, r *retrier, batch *wire.Batch, res *wir
 		return fmt.Errorf("%w: %d results for %d records, checkpoint %d for a batch ending at %d",
 			errBadAnswer, len(resp.Results), len(batch.Records), resp.Checkpoint, batch.SeqTo)
 	}
+	var refused []wire.Result
 	for _, r := range resp.Results {
 		res.Count(r)
 		if r.Outcome == wire.Rejected {
-			*rejected = append(*rejected, r)
+			refused = append(refused, r)
 		}
+	}
+	if len(refused) == 0 {
+		return nil
+	}
+	*rejected = append(*rejected, refused...)
+	// Kept before the run goes on, so that the backstop of this run and of every later
+	// one leaves these revisions out (backstop.go, ownRevisions).
+	err = n.journal.Update(func(tx *journal.Tx) error {
+		for _, r := range refused {
+			reason := cmp.Or(r.Reason, string(wire.Rejected)) // never an empty value
+			if err := tx.Put(bucketRejected, r.ID+" "+r.Rev, []byte(reason)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("saving the hub's rejections: %w", err)
 	}
 	return nil
 }
@@ -215,6 +235,7 @@ func (n *Node) newRetrier() *retrier {
 func (n *Node) withRetry(ctx context.Context, r *retrier, what string, op func() error) error {
 	for attempt := 1; ; attempt++ {
 		err := op()
+		n.metrics.hubRequest(what, err, ctx.Err() != nil)
 		if err == nil {
 			r.eb.Reset() // any success resets the backoff (synapse#9335: no long stall after one error)
 			return nil

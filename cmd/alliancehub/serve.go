@@ -94,7 +94,7 @@ func runNode(ctx context.Context, args []string, _, stderr io.Writer) error {
 	hubURL := fs.String("hub", "", "the hub's base URL")
 	syncAt := fs.String("sync-at", "02:00", "nightly sync time (HH:MM) in the program's time zone")
 	syncEvery := fs.Duration("sync-every", 0, "also sync every DUR (at least 1m, e.g. 6h), counted from the end of the last run; 0: nightly only")
-	catchUp := fs.Bool("sync-catch-up", true, "sync within a minute of start when behind (last success over a day old, last run failed, or never synced with records waiting)")
+	catchUp := fs.Bool("sync-catch-up", true, "sync within a minute of start when behind (last success over a day old, last run failed, or never synced)")
 	batchRecords := fs.Int("batch-records", 500, "at most this many records in one push batch (1 to 500)")
 	batchBytes := fs.Int("batch-bytes", 1<<20, "at most this many bytes of records in one push batch (1 to 1048576)")
 	hubJWK := fs.String("hub-jwk", "", "the hub's public JWK (its /.well-known/jwks.json key); without it the node trusts the key the hub shows on first contact and keeps it")
