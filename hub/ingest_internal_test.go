@@ -204,8 +204,8 @@ func TestNameKeys(t *testing.T) {
 		t.Fatalf("newNameKeys keys %v, allianceKeys %v", names, keys)
 	}
 	for i, k := range keys {
-		if names.own[i] != "NV "+k {
-			t.Fatalf("own[%d] = %q, want %q", i, names.own[i], "NV "+k)
+		if want := k + nameSep + "NV"; names.own[i] != want {
+			t.Fatalf("own[%d] = %q, want %q", i, names.own[i], want)
 		}
 	}
 	// Applied with the keys of another revision, relinkKeysTxn makes the record's own.

@@ -53,9 +53,11 @@ type linkRow struct {
 }
 
 // nameRow is what a linkable Alliance is found by: the keys of its participants' names
-// (schema.NameKeys), each after its program's code and a space, so the matcher looks
-// only among other programs' records: a program holding thousands of Alliances with one
-// partner does not make each of its pushes scan them all.
+// (schema.NameKeys), each followed by a unit separator and its program's code
+// (nameRowKeys). One key's rows are thus in program order, and the matcher reads the
+// other programs' rows around the program's own in two look-ups (otherPrograms): a
+// program holding thousands of Alliances with one partner does not make each of its
+// pushes scan them all, and a thousand programs do not make it look a thousand times.
 type nameRow struct {
 	ID   string
 	Keys []string
@@ -226,7 +228,7 @@ func relinkTxn(txn *memdb.Txn, id string) error {
 type nameKeys struct {
 	rv   *revision // the revision they are of
 	keys []string  // allianceKeys of its Alliance
-	own  []string  // the same after its program's code and a space (nameRow)
+	own  []string  // the same as nameRow keeps them (nameRowKeys)
 }
 
 // newNameKeys makes rv's name keys, or nil if relinkTxn would never read them: rv is not
@@ -236,11 +238,7 @@ func newNameKeys(rv *revision) *nameKeys {
 		return nil
 	}
 	keys := allianceKeys(rv.Alliance)
-	own := make([]string, len(keys))
-	for i, k := range keys {
-		own[i] = rv.Program + " " + k
-	}
-	return &nameKeys{rv: rv, keys: keys, own: own}
+	return &nameKeys{rv: rv, keys: keys, own: nameRowKeys(rv.Program, keys)}
 }
 
 // relinkKeysTxn is relinkTxn with the name keys of a revision made beforehand (nil:
@@ -265,32 +263,16 @@ func relinkKeysTxn(txn *memdb.Txn, id string, pre *nameKeys) error {
 		keys, own = pre.keys, pre.own
 	default:
 		keys = allianceKeys(e.Winner.Alliance)
-		own = make([]string, len(keys))
-		for i, k := range keys {
-			own[i] = e.Program + " " + k
-		}
+		own = nameRowKeys(e.Program, keys)
 	}
 	if len(keys) > 0 {
 		if err := txn.Insert(tableLinkNames, &nameRow{ID: id, Keys: own}); err != nil {
 			return err
 		}
-		programs, err := programCodes(txn)
-		if err != nil {
-			return err
-		}
 		var ids []string // read the index before reading other tables
-		for _, p := range programs {
-			if p == e.Program {
-				continue
-			}
-			for _, k := range keys {
-				it, err := txn.Get(tableLinkNames, indexKey, p+" "+k)
-				if err != nil {
-					return err
-				}
-				for raw := it.Next(); raw != nil; raw = it.Next() {
-					ids = append(ids, raw.(*nameRow).ID)
-				}
+		for _, k := range keys {
+			if ids, err = otherPrograms(txn, k, e.Program, ids); err != nil {
+				return err
 			}
 		}
 		for _, other := range ids {
@@ -371,17 +353,58 @@ func relinkAllTxn(txn *memdb.Txn) error {
 	return nil
 }
 
-// programCodes lists the enrolled programs: the hub holds records of no others.
-func programCodes(txn *memdb.Txn) ([]string, error) {
-	it, err := txn.Get(tablePrograms, indexID)
+// nameSep ends a name key in a nameRow; normalized names hold no control characters.
+const nameSep = "\x1f"
+
+// nameRowKeys are a program's Alliance's name keys as its nameRow keeps them.
+func nameRowKeys(program string, keys []string) []string {
+	own := make([]string, len(keys))
+	for i, k := range keys {
+		own[i] = k + nameSep + program
+	}
+	return own
+}
+
+// otherPrograms appends to ids the records of programs other than program whose
+// nameRow holds name key k. The rows under k are in program order: it reads those
+// before program's, then, from a lower bound past program's (memdb ends each index
+// value with a zero byte, so program + "\x01" sorts after all of them and before any
+// longer code), those after, until a row no longer holds k.
+func otherPrograms(txn *memdb.Txn, k, program string, ids []string) ([]string, error) {
+	it, err := txn.Get(tableLinkNames, indexKey+"_prefix", k+nameSep)
 	if err != nil {
 		return nil, err
 	}
-	var out []string
+	ownPrefix := program + "-"
+	sawOwn := false
 	for raw := it.Next(); raw != nil; raw = it.Next() {
-		out = append(out, raw.(*programState).Code)
+		id := raw.(*nameRow).ID
+		if strings.HasPrefix(id, ownPrefix) {
+			sawOwn = true
+			break
+		}
+		ids = append(ids, id)
 	}
-	return out, nil
+	if !sawOwn {
+		return ids, nil
+	}
+	it, err = txn.LowerBound(tableLinkNames, indexKey, k+nameSep+program+"\x01")
+	if err != nil {
+		return nil, err
+	}
+	want := k + nameSep
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		row := raw.(*nameRow)
+		// Past k's rows the index moves on to later keys: stop at the first row
+		// without k. A row of another program holding k as well is a partner anyway.
+		if !slices.ContainsFunc(row.Keys, func(key string) bool { return strings.HasPrefix(key, want) }) {
+			break
+		}
+		if !strings.HasPrefix(row.ID, ownPrefix) {
+			ids = append(ids, row.ID)
+		}
+	}
+	return ids, nil
 }
 
 func entryOf(txn *memdb.Txn, id string) (*entry, error) {
