@@ -3,6 +3,7 @@ package node
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/alliancehub/alliancehub/auth"
@@ -44,7 +45,9 @@ func nodeSchemas(d *hub.OpenAPI) {
 	}))
 	d.Define("TerminateRequest", d.Obj("", hub.Props{
 		"notice_on": d.Date("Written notice; effective 30 days later."),
-		"reason":    d.StrMax("Free text.", 4000),
+		// The directive's reasons are offered to whoever writes the notice; it lists them
+		// as examples ("may include, but are not limited to"), so reason stays free text.
+		"reason": d.StrMax("Free text. The directive's reasons for OSHA to terminate (CSP 04-01-001 XIV) include: "+strings.Join(schema.TerminationReasons, "; ")+".", 4000),
 	}))
 	d.Define("ConcludeRequest", d.Obj("", hub.Props{
 		"concluded_on": d.Date("Default: expires_on; not before signed_on. Required for an Ambassador, not before ambassador_on."),
