@@ -262,6 +262,7 @@ func (n *Node) Get(id string) (*schema.Alliance, error) {
 
 // Filter selects Alliances in a list.
 type Filter struct {
+	Program  string // a program code: this node's matches all, another's none
 	Level    schema.Level
 	Status   schema.Status
 	Standing schema.Standing // as of AsOf
@@ -292,13 +293,9 @@ func (n *Node) List(f Filter) (*Page, error) {
 	if f.Limit <= 0 {
 		f.Limit = DefaultPageSize
 	}
-	after := ""
-	if f.Token != "" {
-		b, err := base64.RawURLEncoding.DecodeString(f.Token)
-		if err != nil {
-			return nil, errBadPageToken
-		}
-		after = string(b)
+	after, ok := afterToken(f.Token)
+	if !ok {
+		return nil, errBadPageToken
 	}
 	// One pass in id order: every match counts toward the total; the page takes the
 	// first Limit matches after the token.
@@ -328,7 +325,17 @@ func (n *Node) List(f Filter) (*Page, error) {
 
 var errBadPageToken = errors.New("page_token is not one this server issued")
 
+// afterToken reads a list's page token: the last id of the previous page ("" for the
+// first page); ok is false for a token this server did not issue.
+func afterToken(token string) (after string, ok bool) {
+	b, err := base64.RawURLEncoding.DecodeString(token)
+	return string(b), err == nil
+}
+
 func (f Filter) match(p *schema.Program, a *schema.Alliance, q string) bool {
+	if f.Program != "" && a.Program != f.Program {
+		return false
+	}
 	if f.Level != "" && a.Level != f.Level {
 		return false
 	}

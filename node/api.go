@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -195,39 +194,47 @@ func (n *Node) handleTerminate(c echo.Context) error {
 // today is the date in the program's time zone.
 func (n *Node) today() schema.Date { return schema.DateOf(n.now().In(n.program.Location())) }
 
-// dayParam reads a full date query parameter, def when absent.
-func dayParam(c echo.Context, name string, def schema.Date) (schema.Date, error) {
+// dayParam reads a full date query parameter, def when absent; a bad one is added to
+// errs.
+func dayParam(c echo.Context, errs *schema.ValidationError, name string, def schema.Date) schema.Date {
 	s := c.QueryParam(name)
 	if s == "" {
-		return def, nil
+		return def
 	}
 	d, err := schema.ParseDate(s)
 	if err != nil || d.Precision() != schema.PrecisionDay {
-		return schema.Date{}, edge.FieldProblem(name, "must be a date YYYY-MM-DD")
+		errs.Add(name, "must be a date YYYY-MM-DD")
+		return def
 	}
-	return d, nil
+	return d
 }
 
-func (n *Node) handleList(c echo.Context) error {
+// listFilter reads the list's query parameters (CONTRACT.md: "filters as the roster"),
+// naming every bad one in one answer, and the format (json or csv).
+func (n *Node) listFilter(c echo.Context) (Filter, string, error) {
+	var errs schema.ValidationError
 	f := Filter{
+		Program:  c.QueryParam("program"),
 		Level:    schema.Level(c.QueryParam("level")),
 		Status:   schema.Status(c.QueryParam("status")),
 		Standing: schema.Standing(c.QueryParam("standing")),
 		Query:    c.QueryParam("q"),
 		Token:    c.QueryParam("page_token"),
 	}
-	var err error
-	if f.AsOf, err = dayParam(c, "as_of", n.today()); err != nil {
-		return err
+	f.AsOf = dayParam(c, &errs, "as_of", n.today())
+	// A node holds one program's records: another program's code matches none of them,
+	// as it would on the roster; a string that is no program code is a mistake.
+	if f.Program != "" && !schema.ValidProgramCode(f.Program) {
+		errs.Add("program", "is not a program code")
 	}
 	if f.Level != "" && !slices.Contains(n.program.Levels, f.Level) {
-		return edge.FieldProblem("level", fmt.Sprintf("%q is not a level of program %s", f.Level, n.program.Code))
+		errs.Add("level", fmt.Sprintf("%q is not a level of program %s", f.Level, n.program.Code))
 	}
 	if f.Status != "" && !f.Status.Valid() {
-		return edge.FieldProblem("status", "must be draft, active, renewed, concluded, terminated or ambassador")
+		errs.Add("status", "must be draft, active, renewed, concluded, terminated or ambassador")
 	}
 	if f.Standing != "" && !f.Standing.Valid() {
-		return edge.FieldProblem("standing", "must be draft, active, expiring, expired, concluded, terminated or ambassador")
+		errs.Add("standing", "must be draft, active, expiring, expired, concluded, terminated or ambassador")
 	}
 	// category is the program's own (code or label) or, as on the roster, national.
 	if cat := c.QueryParam("category"); cat != "" {
@@ -236,38 +243,34 @@ func (n *Node) handleList(c echo.Context) error {
 		} else if _, ok := schema.NationalLabels[cat]; ok {
 			f.National = cat
 		} else {
-			return edge.FieldProblem("category", "is neither one of the program's goal categories nor a national category")
+			errs.Add("category", "is neither one of the program's goal categories nor a national category")
 		}
 	}
-	switch c.QueryParam("format") {
-	case "", "json":
-	case "csv":
-		return n.handleListCSV(c, f) // every match, not paged
-	default:
-		return edge.FieldProblem("format", "must be json or csv")
+	format := c.QueryParam("format")
+	if !slices.Contains([]string{"", "json", "csv"}, format) {
+		errs.Add("format", "must be json or csv")
 	}
-	limit, err := parseLimit(c.QueryParam("limit"))
+	if _, ok := afterToken(f.Token); !ok {
+		errs.Add("page_token", "is not one this server issued")
+	}
+	// An export is every match, not paged; a bad limit is still named.
+	f.Limit = edge.PageLimit(c, &errs, DefaultPageSize, MaxPageSize)
+	return f, format, edge.QueryProblem(&errs)
+}
+
+func (n *Node) handleList(c echo.Context) error {
+	f, format, err := n.listFilter(c)
 	if err != nil {
 		return err
 	}
-	f.Limit = limit
+	if format == "csv" {
+		return n.handleListCSV(c, f) // every match, not paged
+	}
 	page, err := n.List(f)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, page)
-}
-
-// parseLimit reads the limit query parameter: 1 to MaxPageSize, DefaultPageSize if absent.
-func parseLimit(s string) (int, error) {
-	if s == "" {
-		return DefaultPageSize, nil
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 || n > MaxPageSize {
-		return 0, edge.FieldProblem("limit", "must be a whole number from 1 to "+strconv.Itoa(MaxPageSize))
-	}
-	return n, nil
 }
 
 func (n *Node) handleConclude(c echo.Context) error {
@@ -372,8 +375,9 @@ func (n *Node) handleReport(c echo.Context) error {
 }
 
 func (n *Node) handleCompliance(c echo.Context) error {
-	asOf, err := dayParam(c, "as_of", n.today())
-	if err != nil {
+	var errs schema.ValidationError
+	asOf := dayParam(c, &errs, "as_of", n.today())
+	if err := edge.QueryProblem(&errs); err != nil {
 		return err
 	}
 	out, err := n.Compliance(c.Param("id"), asOf)
@@ -393,36 +397,36 @@ var (
 const maxCalendarDays = 3660
 
 func (n *Node) handleCalendar(c echo.Context) error {
+	var errs schema.ValidationError
 	q := CalendarQuery{AllianceID: c.QueryParam("alliance_id"), Kind: c.QueryParam("kind"), State: c.QueryParam("state"), Token: c.QueryParam("page_token")}
-	var err error
-	if q.AsOf, err = dayParam(c, "as_of", n.today()); err != nil {
-		return err
-	}
-	if q.From, err = dayParam(c, "from", q.AsOf); err != nil {
-		return err
-	}
-	if q.To, err = dayParam(c, "to", schema.DateOf(q.From.First().AddDate(0, 0, 90))); err != nil {
-		return err
-	}
-	switch days := q.To.First().Sub(q.From.First()).Hours() / 24; {
-	case days < 0:
-		return edge.FieldProblem("to", fmt.Sprintf("%s is before from (%s)", q.To, q.From))
-	case days > maxCalendarDays:
-		return edge.FieldProblem("to", fmt.Sprintf("the window is %.0f days; at most %d", days, maxCalendarDays))
+	q.AsOf = dayParam(c, &errs, "as_of", n.today())
+	q.From = dayParam(c, &errs, "from", q.AsOf)
+	q.To = dayParam(c, &errs, "to", schema.DateOf(q.From.First().AddDate(0, 0, 90)))
+	if !slices.ContainsFunc(errs.Fields, func(f schema.FieldError) bool { return f.Field == "from" || f.Field == "to" }) {
+		switch days := q.To.First().Sub(q.From.First()).Hours() / 24; {
+		case days < 0:
+			errs.Add("to", fmt.Sprintf("%s is before from (%s)", q.To, q.From))
+		case days > maxCalendarDays:
+			errs.Add("to", fmt.Sprintf("the window is %.0f days; at most %d", days, maxCalendarDays))
+		}
 	}
 	if q.Kind != "" && !slices.Contains(calendarKinds, q.Kind) {
-		return edge.FieldProblem("kind", "must be one of "+strings.Join(calendarKinds, ", "))
+		errs.Add("kind", "must be one of "+strings.Join(calendarKinds, ", "))
 	}
 	if q.State != "" && !slices.Contains(calendarStates, q.State) {
-		return edge.FieldProblem("state", "must be one of "+strings.Join(calendarStates, ", "))
+		errs.Add("state", "must be one of "+strings.Join(calendarStates, ", "))
+	}
+	if _, ok := calendarOffset(q.Token); !ok {
+		errs.Add("page_token", "is not one this server issued")
+	}
+	q.Limit = edge.PageLimit(c, &errs, DefaultPageSize, MaxPageSize)
+	if err := edge.QueryProblem(&errs); err != nil {
+		return err
 	}
 	if q.AllianceID != "" {
 		if _, err := n.Get(q.AllianceID); err != nil {
 			return err
 		}
-	}
-	if q.Limit, err = parseLimit(c.QueryParam("limit")); err != nil {
-		return err
 	}
 	cal, err := n.Calendar(q)
 	if err != nil {

@@ -72,15 +72,9 @@ type CalendarQuery struct {
 // beyond the window), items are kept only as far as the page asked for (the rest are
 // counted), and their text is written only for the items on the page.
 func (n *Node) Calendar(q CalendarQuery) (*Calendar, error) {
-	offset := 0
-	if q.Token != "" {
-		b, err := base64.RawURLEncoding.DecodeString(q.Token)
-		if err != nil {
-			return nil, errBadPageToken
-		}
-		if offset, err = strconv.Atoi(string(b)); err != nil || offset < 0 {
-			return nil, errBadPageToken
-		}
+	offset, ok := calendarOffset(q.Token)
+	if !ok {
+		return nil, errBadPageToken
 	}
 	if q.Limit <= 0 {
 		q.Limit = DefaultPageSize
@@ -186,6 +180,20 @@ func (n *Node) Calendar(q CalendarQuery) (*Calendar, error) {
 		cal.NextPageToken = base64.RawURLEncoding.EncodeToString([]byte(strconv.Itoa(next)))
 	}
 	return cal, nil
+}
+
+// calendarOffset reads a calendar page token: how many items earlier pages held (0 for
+// the first page); ok is false for a token this server did not issue.
+func calendarOffset(token string) (offset int, ok bool) {
+	if token == "" {
+		return 0, true
+	}
+	b, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil {
+		return 0, false
+	}
+	offset, err = strconv.Atoi(string(b))
+	return offset, err == nil && offset >= 0
 }
 
 // calendarEntry is an item before its text is written: what orders it, and what its

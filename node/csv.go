@@ -491,18 +491,23 @@ func (n *Node) handleImport(c echo.Context) error {
 func importFlags(c echo.Context) (ImportOptions, bool, error) {
 	var opt ImportOptions
 	var allowExtra bool
-	for name, dst := range map[string]*bool{"dry_run": &opt.DryRun, "all_or_nothing": &opt.AllOrNothing, "allow_extra": &allowExtra} {
-		s := c.QueryParam(name)
+	var errs schema.ValidationError
+	// In a fixed order, so every bad flag is named, always in the same order.
+	for _, flag := range []struct {
+		name string
+		dst  *bool
+	}{{"dry_run", &opt.DryRun}, {"all_or_nothing", &opt.AllOrNothing}, {"allow_extra", &allowExtra}} {
+		s := c.QueryParam(flag.name)
 		if s == "" {
 			continue
 		}
 		v, err := strconv.ParseBool(s)
 		if err != nil {
-			return opt, false, edge.FieldProblem(name, "must be true or false (1 or 0)")
+			errs.Add(flag.name, "must be true or false (1 or 0)")
 		}
-		*dst = v
+		*flag.dst = v
 	}
-	return opt, allowExtra, nil
+	return opt, allowExtra, edge.QueryProblem(&errs)
 }
 
 // readCSVBody reads a text/csv body of at most MaxImportBytes.

@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -302,6 +303,94 @@ func TestImportRefused(t *testing.T) {
 				t.Errorf("journal holds %d revisions, want 0", st.LastSeq)
 			}
 		})
+	}
+}
+
+// rowsReader is a CSV file of size bytes made on the fly: a header, then the same valid
+// row again and again, cut at size. Nothing of it is held in memory.
+type rowsReader struct{ left, off int64 }
+
+const repeatedRow = "Partner,2024-05-01,outreach-communication\n"
+
+var rowBlock = strings.Repeat(repeatedRow, 2000) // copied from in large pieces
+
+func (r *rowsReader) Read(p []byte) (int, error) {
+	if r.left <= 0 {
+		return 0, io.EOF
+	}
+	const header = "participant,signed_on,goal_categories\n"
+	n := 0
+	for n < len(p) && r.left > 0 {
+		var src string
+		if r.off < int64(len(header)) {
+			src = header[r.off:]
+		} else {
+			src = rowBlock[(r.off-int64(len(header)))%int64(len(rowBlock)):]
+		}
+		c := copy(p[n:], src[:min(int64(len(src)), r.left)])
+		n += c
+		r.off += int64(c)
+		r.left -= int64(c)
+	}
+	return n, nil
+}
+
+// TestImportFiftyMegabytes: a 50 MB file (DESIGN.md's bad-input example; the node takes
+// at most 16 MiB) is refused whole with 413 too-large saying how much the node takes and
+// what to do, whether the client declares its length or streams it without one
+// (chunked: the node stops reading at the limit), and nothing is written.
+func TestImportFiftyMegabytes(t *testing.T) {
+	h := hubtest.StartHub(t, nil)
+	mi := hubtest.StartNode(t, h, "MI")
+	const size = 50_000_000
+	for _, tc := range []struct {
+		name   string
+		length int64 // the Content-Length sent; -1: none (chunked)
+	}{{"declared length", size}, {"streamed without a length", -1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := http.NewRequest(http.MethodPost, mi.URL+"/v1/import", &rowsReader{left: size})
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.ContentLength = tc.length
+			req.Header.Set("Content-Type", "text/csv")
+			req.Header.Set("Authorization", "Bearer "+mi.Token)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatalf("no answer to a 50 MB import: %v", err)
+			}
+			raw, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var p struct {
+				Type   string `json:"type"`
+				Detail string `json:"detail"`
+			}
+			if resp.StatusCode != http.StatusRequestEntityTooLarge || resp.Header.Get("Content-Type") != "application/problem+json" {
+				t.Fatalf("got %d %s %.300s, want 413 problem+json", resp.StatusCode, resp.Header.Get("Content-Type"), raw)
+			}
+			hubtest.DecodeJSON(t, raw, &p)
+			if p.Type != "urn:alliancehub:problem:too-large" || !strings.Contains(p.Detail, "16 MiB") || !strings.Contains(p.Detail, "split it") {
+				t.Errorf("problem %+v; want too-large saying the limit and to split the file", p)
+			}
+			if got := list(t, mi, "").Total; got != 0 {
+				t.Errorf("%d records stored, want 0", got)
+			}
+			if st := status(t, mi); st.LastSeq != 0 {
+				t.Errorf("journal holds %d revisions, want 0", st.LastSeq)
+			}
+		})
+	}
+	// The same rows, within the limit, import: the refusal was the size, not the rows.
+	small := &rowsReader{left: int64(len("participant,signed_on,goal_categories\n") + 3*len(repeatedRow))}
+	body, err := io.ReadAll(small)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := importOK(t, mi, "", string(body)); res.Summary.Imported != 1 || res.Summary.Duplicates != 2 {
+		t.Errorf("three of the same rows: %+v; want 1 imported, 2 duplicates", res.Summary)
 	}
 }
 

@@ -147,6 +147,10 @@ func TestBadInput(t *testing.T) {
 		// Each MIOSHA Alliance must include an outreach and promotion goal (seed 004).
 		{"MIOSHA outreach goal", mi.Token, `{"participants":[{"name":"A"}],"goals":[{"category":"training-education"}],"signed_on":"2024-05-14"}`, 422, []string{"goals"}},
 		{"signed_on required unless draft", mi.Token, `{"participants":[{"name":"A"}],"goals":[{"category":"outreach-communication"}],"status":"active"}`, 422, []string{"signed_on"}},
+		// A signing in the last years dates may carry (1970 to 2200) whose three-year
+		// MIOSHA term ends after 2200: expires_on would be a date the hub cannot read
+		// back, and the record would stall the node's sync. The signing date is named.
+		{"term ending after 2200", mi.Token, `{"participants":[{"name":"A"}],"goals":[{"category":"outreach-communication"}],"signed_on":"2198-06-01"}`, 422, []string{"signed_on"}},
 		{"expires_on is derived", mi.Token, `{"participants":[{"name":"A"}],"goals":[{"category":"outreach-communication"}],"signed_on":"2024-05-14","expires_on":"2030-01-01"}`, 422, []string{"expires_on"}},
 		// 50 goals of 4,000 '&' each: within every text limit, but JSON writes '&' as
 		// \u0026, and the signed record would be past what the hub takes.
@@ -194,6 +198,66 @@ func TestBadInput(t *testing.T) {
 	resp, _ := hubtest.Do(t, http.MethodGet, mi.URL+"/v1/alliances", hubtest.Token(t, mi.Key, auth.RoleAnalyst, ""), nil)
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("analyst list: %d", resp.StatusCode)
+	}
+}
+
+// TestQueryParametersAllNamed: a list, calendar, compliance or import request with
+// several bad query parameters is one 400 naming each of them (in errors and in the
+// detail), and writes nothing. A program filter naming another program matches none of
+// this node's records, as it would on the roster.
+func TestQueryParametersAllNamed(t *testing.T) {
+	h := hubtest.StartHub(t, nil)
+	mi := hubtest.StartNode(t, h, "MI")
+	hubtest.Do(t, http.MethodPost, mi.URL+"/v1/alliances", mi.Token, []byte(agc))
+	a := list(t, mi, "").Items[0]
+	cases := []struct {
+		name, method, path string
+		fields             []string
+	}{
+		{"list", http.MethodGet, "/v1/alliances?as_of=2026-13-01&program=michigan&level=galactic&status=asleep&standing=tall&category=fun&format=xml&page_token=!!&limit=0",
+			[]string{"as_of", "program", "level", "status", "standing", "category", "format", "page_token", "limit"}},
+		{"list as CSV", http.MethodGet, "/v1/alliances?format=csv&level=national&limit=501", []string{"level", "limit"}},
+		{"calendar", http.MethodGet, "/v1/calendar?as_of=2026-01&from=yesterday&kind=birthday&state=late&page_token=!!&limit=9999",
+			[]string{"as_of", "from", "kind", "state", "page_token", "limit"}},
+		{"calendar window", http.MethodGet, "/v1/calendar?from=2026-01-01&to=2025-01-01&kind=birthday", []string{"to", "kind"}},
+		{"compliance", http.MethodGet, "/v1/alliances/" + a.ID + "/compliance?as_of=2026-02-30", []string{"as_of"}},
+		{"import flags", http.MethodPost, "/v1/import?dry_run=perhaps&all_or_nothing=yes&allow_extra=never", []string{"dry_run", "all_or_nothing", "allow_extra"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := hubtest.Request(t, tc.method, mi.URL+tc.path, mi.Token, http.Header{"Content-Type": {"text/csv"}},
+				[]byte("participant,signed_on\nB,2024-05-01\n"))
+			if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Content-Type") != "application/problem+json" {
+				t.Fatalf("%d %s %s, want 400 problem+json", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+			}
+			var p struct {
+				Type   string              `json:"type"`
+				Detail string              `json:"detail"`
+				Errors []schema.FieldError `json:"errors"`
+			}
+			hubtest.DecodeJSON(t, body, &p)
+			var got []string
+			for _, f := range p.Errors {
+				got = append(got, f.Field)
+				if !strings.Contains(p.Detail, f.Field+": ") {
+					t.Errorf("detail %q does not name %s", p.Detail, f.Field)
+				}
+			}
+			if diff := cmp.Diff(tc.fields, got); diff != "" || p.Type != "urn:alliancehub:problem:invalid-request" {
+				t.Errorf("%s: fields (-want +got):\n%s\n%s", p.Type, diff, body)
+			}
+		})
+	}
+	if st := status(t, mi); st.LastSeq != 1 || list(t, mi, "").Total != 1 {
+		t.Errorf("after the refusals: %d revisions, %d Alliances; want 1 and 1", st.LastSeq, list(t, mi, "").Total)
+	}
+	for q, want := range map[string]int{"?program=MI": 1, "?program=NV": 0, "?program=NV&format=json": 0} {
+		if got := list(t, mi, q).Total; got != want {
+			t.Errorf("%s: total %d, want %d", q, got, want)
+		}
+	}
+	if _, rows, _ := exportCSV(t, mi, "&program=NV"); len(rows) != 1 {
+		t.Errorf("export for program NV from the MI node: %d data rows, want none", len(rows)-1)
 	}
 }
 

@@ -3,6 +3,7 @@ package node
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/alliancehub/alliancehub/auth"
@@ -44,7 +45,9 @@ func nodeSchemas(d *hub.OpenAPI) {
 	}))
 	d.Define("TerminateRequest", d.Obj("", hub.Props{
 		"notice_on": d.Date("Written notice; effective 30 days later."),
-		"reason":    d.StrMax("Free text.", 4000),
+		// The directive's reasons are offered to whoever writes the notice; it lists them
+		// as examples ("may include, but are not limited to"), so reason stays free text.
+		"reason": d.StrMax("Free text. The directive's reasons for OSHA to terminate (CSP 04-01-001 XIV) include: "+strings.Join(schema.TerminationReasons, "; ")+".", 4000),
 	}))
 	d.Define("ConcludeRequest", d.Obj("", hub.Props{
 		"concluded_on": d.Date("Default: expires_on; not before signed_on. Required for an Ambassador, not before ambassador_on."),
@@ -232,8 +235,9 @@ func nodeAlliances(d *hub.OpenAPI) {
 		},
 	})
 	d.Add("GET", "/v1/alliances", hub.Operation{Tag: "alliances", Summary: "This program's Alliances",
-		Description: "In id order, filtered as the roster is. The first invalid parameter is named in a 400 answer. `format=csv` answers every match as CSV (docs/CSV.md), not paged.",
+		Description: "In id order, filtered as the roster is. Every invalid parameter is named in one 400 answer. `format=csv` answers every match as CSV (docs/CSV.md), not paged.",
 		Params: []hub.Param{
+			d.Query("program", "A program code, as on the roster: this node's matches every record, another program's none.", d.Str("")),
 			d.Query("level", "One of the program's levels.", d.Enum("", string(schema.LevelNational), string(schema.LevelRegional), string(schema.LevelArea), string(schema.LevelState))),
 			d.Query("status", "The recorded status.", d.Enum("", string(schema.StatusDraft), string(schema.StatusActive), string(schema.StatusRenewed), string(schema.StatusConcluded), string(schema.StatusTerminated), string(schema.StatusAmbassador))),
 			d.Query("standing", "The standing on as_of.", d.Enum("", string(schema.StandingDraft), string(schema.StandingActive), string(schema.StandingExpiring), string(schema.StandingExpired), string(schema.StandingConcluded), string(schema.StandingTerminated), string(schema.StandingAmbassador))),
@@ -247,7 +251,7 @@ func nodeAlliances(d *hub.OpenAPI) {
 		Responses: []hub.Response{
 			{Status: 200, Description: "A page (JSON), or every match as CSV (attachment `<PROGRAM>-alliances-<date>.csv`).",
 				Content: map[string]hub.Schema{echo.MIMEApplicationJSON: d.Ref("AlliancePage"), "text/csv": d.Str("")}},
-			{Status: 400, Problems: []string{"invalid-request"}, Description: "The first invalid parameter, or a page_token the node did not issue."},
+			{Status: 400, Problems: []string{"invalid-request"}, Description: "Every invalid parameter (a page_token the node did not issue among them), named in errors."},
 		},
 	})
 	d.Add("GET", "/v1/alliances/{id}", hub.Operation{Tag: "alliances", Summary: "One Alliance",
@@ -340,7 +344,7 @@ func nodeReports(d *hub.OpenAPI) {
 			d.Query("state", "", d.Enum("", calendarStates...)),
 			d.Limit(DefaultPageSize, MaxPageSize), d.PageToken()},
 		Responses: []hub.Response{{Status: 200, Description: "The calendar.", Content: d.JSON(d.Ref("Calendar"))},
-			{Status: 400, Problems: []string{"invalid-request"}, Description: "The first invalid parameter, or a page_token the node did not issue."},
+			{Status: 400, Problems: []string{"invalid-request"}, Description: "Every invalid parameter (a page_token the node did not issue among them), named in errors."},
 			{Status: http.StatusNotFound, Problems: []string{"not-found"}, Description: "alliance_id names no Alliance."},
 			{Status: http.StatusGone, Problems: []string{"deleted"}, Description: "alliance_id names a deleted draft."}},
 	})

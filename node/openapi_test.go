@@ -34,6 +34,25 @@ func TestNodeOpenAPIIsValidAndComplete(t *testing.T) {
 	hubtest.CheckDocumentedRoutes(t, mi.Routes(), hubtest.FetchOpenAPI(t, mi.URL))
 }
 
+// TestNodeOpenAPIOffersTerminationReasons: the reasons CSP 04-01-001 XIV (seed 003)
+// gives for terminating an Alliance are offered where a client writes a termination
+// notice: in the document's description of its reason, each one.
+func TestNodeOpenAPIOffersTerminationReasons(t *testing.T) {
+	h := hubtest.StartHub(t, nil)
+	fed := hubtest.StartNode(t, h, "FED")
+	doc := hubtest.FetchOpenAPI(t, fed.URL)
+	req := doc.Components.Schemas["TerminateRequest"]
+	if req == nil || req.Value.Properties["reason"] == nil {
+		t.Fatal("no TerminateRequest.reason in the document")
+	}
+	desc := req.Value.Properties["reason"].Value.Description
+	for _, r := range schema.TerminationReasons {
+		if !strings.Contains(desc, r) {
+			t.Errorf("reason's description does not offer %q:\n%s", r, desc)
+		}
+	}
+}
+
 // oaChecker sends requests to a node and validates each answer (and each request meant
 // to be valid) against the node's document.
 type oaChecker struct {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -437,6 +438,100 @@ func TestRosterOutputs(t *testing.T) {
 		}
 		if lines := stderrLines(res); len(lines) != 1 || !strings.Contains(lines[0], "401") {
 			t.Errorf("stderr %q; want one line with the 401", res.stderr)
+		}
+	})
+}
+
+// TestProgramDefinitionsAtStart: --programs adds a program from a file with no code
+// change (DOMAIN.md, Programs): the NCDOL example in deploy/programs runs a node of its
+// own, with its rules (two-year term, renewable once), while its hub is unreachable. A
+// malformed definition stops the hub and the node before they create anything, in one
+// line naming the file and every failing field.
+func TestProgramDefinitionsAtStart(t *testing.T) {
+	binary(t)
+	dir := t.TempDir()
+	key := filepath.Join(dir, "k.jwk")
+	cli(t, "keygen", "--out", key)
+	deadHub := "http://" + freeAddr(t)
+	nc, err := filepath.Abs(filepath.Join("..", "..", "deploy", "programs", "NC.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := os.ReadFile(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := strings.Replace(strings.Replace(string(def), `"default_term_months": 24`, `"default_term_months": 0`, 1),
+		"America/New_York", "Mars/Olympus_Mons", 1)
+	if bad == string(def) {
+		t.Fatal("test bug: NC.json changed shape")
+	}
+	badFile := writeTemp(t, "nc-bad.json", bad)
+	cutFile := writeTemp(t, "nc-cut.json", string(def[:len(def)/2]))
+
+	t.Run("malformed definitions stop start-up", func(t *testing.T) {
+		data := filepath.Join(dir, "data")
+		for _, tc := range []struct {
+			name string
+			args []string
+			want []string // in the one stderr line
+		}{
+			{"node, invalid fields", []string{"node", "--program", "NC", "--addr", freeAddr(t), "--data", data, "--key", key, "--hub", deadHub, "--programs", badFile},
+				[]string{"alliancehub node: ", badFile, "default_term_months", "time_zone"}},
+			{"hub, invalid fields", []string{"hub", "--addr", freeAddr(t), "--data", data, "--key", key, "--programs", badFile},
+				[]string{"alliancehub hub: ", badFile, "default_term_months", "time_zone"}},
+			{"node, cut short", []string{"node", "--program", "NC", "--addr", freeAddr(t), "--data", data, "--key", key, "--hub", deadHub, "--programs", cutFile},
+				[]string{"alliancehub node: ", cutFile}},
+			{"hub, one good file and one bad", []string{"hub", "--addr", freeAddr(t), "--data", data, "--key", key, "--programs", nc + "," + badFile},
+				[]string{"alliancehub hub: ", badFile}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				res := cliRun(t, dir, nil, tc.args...)
+				if res.code != 1 || res.stdout != "" {
+					t.Errorf("exit %d (want 1), stdout %q", res.code, res.stdout)
+				}
+				lines := stderrLines(res)
+				if len(lines) != 1 {
+					t.Fatalf("stderr is not one line:\n%s", res.stderr)
+				}
+				for _, w := range tc.want {
+					if !strings.Contains(lines[0], w) {
+						t.Errorf("stderr %q does not name %q", lines[0], w)
+					}
+				}
+			})
+		}
+		if _, err := os.Stat(data); !os.IsNotExist(err) {
+			t.Errorf("a refused start created its data directory (stat: %v)", err)
+		}
+	})
+
+	t.Run("the NCDOL example runs a node, hub unreachable", func(t *testing.T) {
+		addr := freeAddr(t)
+		url := "http://" + addr
+		p := startProc(t, "node NC", "node", "--program", "NC", "--addr", addr, "--data", filepath.Join(dir, "nc-data"),
+			"--key", key, "--hub", deadHub, "--programs", nc, "--sync-at", farSyncAt(t), "--sync-catch-up=false")
+		p.waitReady(t, url)
+		clerk := token(t, "--key", key, "--role", "program", "--program", "NC", "--subject", "clerk")
+		var a struct {
+			ID, Level  string
+			ExpiresOn  string `json:"expires_on"`
+			TermMonths int    `json:"term_months"`
+		}
+		call(t, http.MethodPost, url+"/v1/alliances", clerk, map[string]any{
+			"participants": []map[string]string{{"name": "Carolinas AGC"}}, "signed_on": "2024-03-01",
+			"goals": []map[string]string{{"category": "Promoting the Dialogue on Workplace Safety and Health"}},
+		}, http.StatusCreated, &a)
+		if a.Level != "state" || a.TermMonths != 24 || a.ExpiresOn != "2026-03-01" {
+			t.Errorf("created %+v; want level state, 24 months (the file's) to 2026-03-01", a)
+		}
+		call(t, http.MethodPost, url+"/v1/alliances/"+a.ID+"/renew", clerk, map[string]any{"signed_on": "2026-03-01"}, http.StatusOK, nil)
+		var p422 struct {
+			Errors []struct{ Field string } `json:"errors"`
+		}
+		call(t, http.MethodPost, url+"/v1/alliances/"+a.ID+"/renew", clerk, map[string]any{"signed_on": "2028-03-01"}, http.StatusUnprocessableEntity, &p422)
+		if len(p422.Errors) != 1 || p422.Errors[0].Field != "renewals" {
+			t.Errorf("second renewal refused with %+v; want renewals (NCDOL renews once)", p422.Errors)
 		}
 	})
 }

@@ -155,15 +155,20 @@ func TestImport(t *testing.T) {
 // node URL answers nothing, so a request would fail differently.
 func TestImportRefusedLocally(t *testing.T) {
 	dir := t.TempDir()
-	big := filepath.Join(dir, "big.csv")
-	f, err := os.Create(big)
-	if err != nil {
-		t.Fatal(err)
+	sized := func(name string, size int64) string { // a sparse file: no disk used
+		path := filepath.Join(dir, name)
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Truncate(size); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		return path
 	}
-	if err := f.Truncate(17 << 20); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	big := sized("big.csv", 17<<20)
+	fifty := sized("fifty.csv", 50_000_000)
 	node := "http://" + freeAddr(t)
 	tests := []struct {
 		name     string
@@ -172,6 +177,7 @@ func TestImportRefusedLocally(t *testing.T) {
 		want     string
 	}{
 		{"over 16 MiB", []string{"--file", big}, 1, "is 17.0 MiB (17825792 bytes); a node takes at most 16 MiB"},
+		{"50 MB", []string{"--file", fifty}, 1, "is 47.7 MiB (50000000 bytes); a node takes at most 16 MiB (16777216 bytes) per import: split the file"},
 		{"no such file", []string{"--file", filepath.Join(dir, "none.csv")}, 1, "none.csv"},
 		{"a directory", []string{"--file", dir}, 1, "is not a file"},
 		{"no file flag", nil, 2, "missing --file"},

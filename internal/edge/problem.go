@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/alliancehub/alliancehub/auth"
 	"github.com/alliancehub/alliancehub/schema"
@@ -43,13 +44,17 @@ func FieldProblem(field, message string) *Problem {
 	return p
 }
 
-// QueryProblem is a 400 naming every failing query parameter, or nil when errs holds
-// none.
+// QueryProblem is a 400 naming every failing query parameter, in errors and in the
+// detail (what a person reading only the detail sees), or nil when errs holds none.
 func QueryProblem(errs *schema.ValidationError) error {
 	if len(errs.Fields) == 0 {
 		return nil
 	}
-	p := Errorf(http.StatusBadRequest, "invalid-request", "%d query parameter(s) are invalid", len(errs.Fields))
+	parts := make([]string, len(errs.Fields))
+	for i, f := range errs.Fields {
+		parts[i] = f.Field + ": " + f.Message
+	}
+	p := Errorf(http.StatusBadRequest, "invalid-request", "invalid query parameter(s): %s", strings.Join(parts, "; "))
 	p.Errors = errs.Fields
 	return p
 }
