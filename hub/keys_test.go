@@ -718,6 +718,95 @@ func TestAdminRevokesLastKey(t *testing.T) {
 	}
 }
 
+// TestRejectedReportSavedAgain is TestAdminRevokesLastKey's save-again step for a report:
+// a report written with a key revoked before it reached the hub is rejected; posted
+// again unchanged with If-Match its rev, it is a new revision, signed with the node's new
+// key, which the hub takes (without If-Match it is refused, not taken as already saved);
+// posted again unchanged once accepted, it stores nothing.
+func TestRejectedReportSavedAgain(t *testing.T) {
+	t0 := time.Now().UTC().Truncate(time.Second)
+	clock := &testClock{t: t0}
+	h := hubtest.StartHub(t, clock.Now)
+	keyOpt, keyFile := withKeyFile(t)
+	mi := hubtest.StartNode(t, h, "MI", func(c *node.Config) { c.Now = clock.Now }, keyOpt)
+	a := create(t, mi, miAGC)
+	if res := syncNode(t, mi); res.Accepted != 1 || res.Error != "" {
+		t.Fatalf("sync of the Alliance = %+v", res)
+	}
+	const report = `{"period":"2024-Q3","reported_on":"2024-10-15","overview":"Two trainings","activities":[{"type":"Training","reached":40}]}`
+	post := func(token, ifMatch string) (*http.Response, schema.Report) {
+		t.Helper()
+		header := http.Header{"Content-Type": {"application/json"}}
+		if ifMatch != "" {
+			header.Set("If-Match", `"`+ifMatch+`"`)
+		}
+		resp, body := hubtest.Request(t, http.MethodPost, mi.URL+"/v1/alliances/"+a.ID+"/reports", token, header, []byte(report))
+		var r schema.Report
+		if resp.StatusCode < 300 {
+			hubtest.DecodeJSON(t, body, &r)
+		}
+		return resp, r
+	}
+	resp, unsent := post(mi.Token, "")
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("report: %d", resp.StatusCode)
+	}
+
+	// The key is revoked before the report is pushed; the program enrolls a new key and
+	// the node restarts with it. The report, signed with the revoked key, is rejected.
+	revoke(t, h, "MI", mi.Key.KeyID(), t0, map[string]string{"reason": "key lost"})
+	t1 := t0.Add(time.Second)
+	clock.set(t1)
+	fresh := mustKey(t)
+	enrollWindow(t, h, "MI", fresh, t1, nil, nil)
+	mi.Reopen(t, func() {
+		if err := os.Rename(keyFile, keyFile+".revoked"); err != nil {
+			t.Fatal(err)
+		}
+		if err := fresh.WriteFile(keyFile); err != nil {
+			t.Fatal(err)
+		}
+	})
+	freshTok := tokenAt(t, fresh, auth.RoleProgram, "MI", t1)
+	if res := syncWith(t, mi, freshTok); res.Rejected != 1 || res.Accepted != 0 || res.Error != "" {
+		t.Fatalf("sync with the new key = %+v, want the revoked key's report rejected", res)
+	}
+	if st, _ := mi.Status(); len(st.Rejected) != 1 || st.Rejected[0].ID != unsent.ID || !strings.Contains(st.Rejected[0].Reason, "key revoked") {
+		t.Fatalf("rejections = %+v, want report %s, its key revoked", st.Rejected, unsent.ID)
+	}
+
+	// The clerk posts the report again as it is. Without If-Match the node asks for one
+	// rather than answering the rejected revision as if it were saved.
+	if resp, r := post(freshTok, ""); resp.StatusCode != http.StatusPreconditionRequired {
+		t.Errorf("unchanged rejected report without If-Match: %d (rev %s), want 428", resp.StatusCode, r.Rev)
+	}
+	resp, again := post(freshTok, unsent.Rev)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("save again: %d", resp.StatusCode)
+	}
+	if again.Rev == unsent.Rev || !strings.HasPrefix(again.Rev, "2-") || again.Overview != "Two trainings" {
+		t.Errorf("saving the rejected report again gave rev %s (%q), want a second revision after %s with the same content", again.Rev, again.Overview, unsent.Rev)
+	}
+	if res := syncWith(t, mi, freshTok); res.Accepted != 1 || res.Rejected != 0 || res.Error != "" {
+		t.Errorf("sync of the report saved again = %+v, want it accepted", res)
+	}
+	var entry hub.RosterEntry
+	hubtest.GetJSON(t, h.URL+"/v1/roster/"+a.ID, tokenAt(t, h.Key, auth.RoleAnalyst, "", t1), &entry)
+	if len(entry.Reports) != 1 || entry.Reports[0].ID != unsent.ID || entry.Reports[0].Rev != again.Rev {
+		t.Errorf("the hub's reports of %s = %+v, want %s at %s", a.ID, entry.Reports, unsent.ID, again.Rev)
+	}
+
+	// Once the hub took it, an unchanged post stores nothing, with If-Match or without.
+	for _, ifMatch := range []string{again.Rev, ""} {
+		if resp, same := post(freshTok, ifMatch); resp.StatusCode != http.StatusOK || same.Rev != again.Rev {
+			t.Errorf("an unchanged post of the accepted report (If-Match %q): %d, rev %s; want nothing new (%s)", ifMatch, resp.StatusCode, same.Rev, again.Rev)
+		}
+	}
+	if st, _ := mi.Status(); st.Outbox != 0 || len(st.Rejected) != 1 {
+		t.Errorf("status: outbox %d, %d rejections; want nothing to send and the one rejection kept", st.Outbox, len(st.Rejected))
+	}
+}
+
 // TestReplicaKeyWindow: a pulled record verifies only if the hub received it while its
 // key was valid (received_at inside not_before..not_after, not after revoked_at).
 func TestReplicaKeyWindow(t *testing.T) {

@@ -183,7 +183,29 @@ func (n *Node) keepKeys(doc string, keys *wire.KeysDocument) error {
 	if err := n.journal.Update(func(tx *journal.Tx) error { return tx.Put(bucketMeta, keyKeysDoc, []byte(doc)) }); err != nil {
 		return err
 	}
+	n.keysDoc.Store(keys)
 	return n.noteRevocations(keys)
+}
+
+// keyWindow is the window the hub gave this program's key kid in the keys document the
+// node last verified; ok false before the first pull, or for a key that document does
+// not list (one enrolled since, by a rotation, until the next pull).
+func (n *Node) keyWindow(kid string) (w auth.Window, ok bool) {
+	doc := n.keysDoc.Load()
+	if doc == nil {
+		return w, false
+	}
+	for _, p := range doc.Programs {
+		if p.Code != n.program.Code {
+			continue
+		}
+		for _, k := range p.Keys {
+			if k.Kid == kid {
+				return k.Window, true
+			}
+		}
+	}
+	return w, false
 }
 
 // noteRevocations marks, durably, each earlier key of this node that the hub's keys
@@ -244,7 +266,11 @@ func (n *Node) restoreKeys(rep *hub.Replica) error {
 	if err := json.Unmarshal(payload, &keys); err != nil {
 		return fmt.Errorf("kept keys document: %w", err)
 	}
-	return rep.UseKeys(&keys)
+	if err := rep.UseKeys(&keys); err != nil {
+		return err
+	}
+	n.keysDoc.Store(&keys)
+	return nil
 }
 
 // KeyAnnouncer is a hub client that can announce a program's next key.

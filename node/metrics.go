@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/alliancehub/alliancehub/hub"
 	"github.com/alliancehub/alliancehub/hub/wire"
 	"github.com/alliancehub/alliancehub/internal/edge"
 	"github.com/alliancehub/alliancehub/internal/journal"
@@ -203,11 +204,17 @@ var (
 		"Revisions the node has signed (its last local sequence number).", nil, nil)
 	descNodeBytes = prometheus.NewDesc("alliancehub_node_store_bytes",
 		"Size of the node's journal file on disk.", nil, nil)
+	descNodeConflicts = prometheus.NewDesc("alliancehub_node_conflicts_open",
+		"This program's records with competing branches in the replica, acknowledged or not: what GET /v1/conflicts lists, as of the last pull.", nil, nil)
+	descNodeKeyNotAfter = prometheus.NewDesc("alliancehub_node_key_not_after_timestamp_seconds",
+		"When the window of the key this node signs with ends (not_after, unix time), as the hub's keys document of the last pull gives it; absent for a key with no end, and until a pull lists the key.",
+		[]string{"kid"}, nil)
 )
 
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descOutbox, descPushCheckpoint, descLastSuccess, descLastPull,
-		descNextRun, descAppliedSeq, descHubHeadSeq, descNodeRecords, descNodeRevisions, descNodeBytes} {
+		descNextRun, descAppliedSeq, descHubHeadSeq, descNodeRecords, descNodeRevisions, descNodeBytes,
+		descNodeConflicts, descNodeKeyNotAfter} {
 		ch <- d
 	}
 }
@@ -249,5 +256,20 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descNodeBytes, float64(fi.Size()))
 	} else if !errors.Is(err, os.ErrNotExist) {
 		ch <- prometheus.NewInvalidMetric(descNodeBytes, err)
+	}
+	// The replica's own conflict queue for this program, counted as GET /v1/conflicts
+	// lists it (its total, whatever the page size).
+	if page, err := c.n.replica.Load().Conflicts(hub.ConflictQuery{Program: c.n.program.Code, Limit: 1}); err == nil {
+		gauge(descNodeConflicts, float64(page.Total))
+	} else {
+		ch <- prometheus.NewInvalidMetric(descNodeConflicts, err)
+	}
+	// The key the node signs with now, as the hub's alliancehub_hub_key_not_after_timestamp_seconds
+	// shows it, leaving out a key with no end as the hub does. Unlike the hub's, the series
+	// stays once the end is past: the node still signs with that key, and every push
+	// it makes is refused until it has another (a rotation, or a new key file).
+	kid := c.n.key.KeyID()
+	if w, ok := c.n.keyWindow(kid); ok && w.NotAfter != nil {
+		gauge(descNodeKeyNotAfter, float64(w.NotAfter.Unix()), kid)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -76,6 +77,7 @@ func TestNodeMetrics(t *testing.T) {
 		{"alliancehub_node_store_records", []string{"kind", "alliance"}, 3},
 		{"alliancehub_node_store_records", []string{"kind", "report"}, 0},
 		{"alliancehub_node_store_revisions", nil, 3},
+		{"alliancehub_node_conflicts_open", nil, 0},
 		{"alliancehub_http_request_duration_seconds", []string{"route", "/v1/alliances", "method", "POST", "status", "2xx"}, 3},
 		{"alliancehub_http_request_duration_seconds", []string{"route", "/v1/alliances/:id", "method", "GET", "status", "2xx"}, 2},
 		{"alliancehub_http_request_duration_seconds", []string{"route", "/v1/sync", "method", "POST", "status", "2xx"}, 1},
@@ -97,6 +99,11 @@ func TestNodeMetrics(t *testing.T) {
 	}
 	if got, ok := m.Value("alliancehub_node_store_bytes"); !ok || got <= 0 {
 		t.Errorf("store bytes = %v (present %v), want the journal's size", got, ok)
+	}
+	// hubtest enrolls the node's key with no end to its window: no expiry series, as the
+	// hub shows none for such a key (TestNodeKeyExpiryMetric has one with an end).
+	if got, ok := m.Value("alliancehub_node_key_not_after_timestamp_seconds"); ok {
+		t.Errorf("key expiry %v shown for a key with no end", got)
 	}
 	patterns := []string{"/v1/*", "/v1", "/*", "unmatched"}
 	for _, r := range mi.Routes() {
@@ -133,6 +140,177 @@ func TestNodeMetrics(t *testing.T) {
 			t.Errorf("after a refused push, %s%v = %v (present %v), want %v", tc.name, tc.labels, got, ok, tc.want)
 		}
 	}
+}
+
+// TestNodeConflictsMetric: alliancehub_node_conflicts_open is, at every step, the number
+// of conflicts the node's GET /v1/conflicts lists: none in sync; one per record of its
+// program with two branches at the hub, an Alliance's or a report's, and never another
+// program's that its replica also holds; still counted once DCSP acknowledged it, and
+// after a resolution is written until it is synced; none once every resolution is.
+func TestNodeConflictsMetric(t *testing.T) {
+	h := hubtest.StartHub(t, nil)
+	mi := hubtest.StartNode(t, h, "MI")
+	nv := hubtest.StartNode(t, h, "NV")
+	a := create(t, mi, agc)
+	var r schema.Report
+	code, _, raw := send(t, mi, http.MethodPost, "/v1/alliances/"+a.ID+"/reports", "",
+		`{"period":"2024-Q3","reported_on":"2024-10-15","overview":"First draft"}`)
+	if code != http.StatusCreated {
+		t.Fatalf("report: %d %s", code, raw)
+	}
+	hubtest.DecodeJSON(t, raw, &r)
+	other := create(t, nv, `{"participants":[{"name":"Nevada Contractors Association"}],
+		"goals":[{"category":"safety-dialogue"}],"signed_on":"2025-01-15"}`)
+	syncOK(t, nv)
+	syncOK(t, mi)
+
+	check := func(step string, want int) {
+		t.Helper()
+		var cs struct {
+			Items []node.LocalConflict `json:"items"`
+			Total int                  `json:"total"`
+		}
+		hubtest.GetJSON(t, mi.URL+"/v1/conflicts", mi.Token, &cs)
+		if cs.Total != want || len(cs.Items) != want {
+			t.Fatalf("%s: GET /v1/conflicts lists %d (total %d), want %d", step, len(cs.Items), cs.Total, want)
+		}
+		if got, ok := hubtest.Scrape(t, mi.URL).Value("alliancehub_node_conflicts_open"); !ok || got != float64(want) {
+			t.Errorf("%s: alliancehub_node_conflicts_open = %v (present %v), want %d, as GET /v1/conflicts lists", step, got, ok, want)
+		}
+	}
+	check("in sync", 0)
+
+	// Another program's conflict reaches this node's replica, and is not this node's.
+	nv.Fork(t, other, [2]string{"Reno", "Las Vegas"})
+	syncOK(t, mi)
+	if page, err := mi.Conflicts(); err != nil || len(page) != 0 {
+		t.Fatalf("MI's conflicts with only NV's record in two branches: %+v, %v", page, err)
+	}
+	if c, err := h.Conflict(other.ID); err != nil || len(c.Leaves) != 2 {
+		t.Fatalf("the hub's conflict on NV's %s: %+v, %v", other.ID, c, err)
+	}
+	check("another program's conflict", 0)
+
+	mi.Fork(t, a, [2]string{"Lansing", "Detroit"})
+	check("an Alliance in two branches", 1)
+	mi.ForkReport(t, r, [2]string{"Written in Lansing", "Written in Detroit"})
+	check("and a report", 2)
+
+	// DCSP acknowledges the report's conflict: acknowledged, it is still open.
+	if resp, raw := hubtest.Do(t, http.MethodPost, h.URL+"/v1/conflicts/"+r.ID+"/resolve",
+		h.Token(t, auth.RoleAnalyst, ""), map[string]string{"note": "MI is looking"}); resp.StatusCode != http.StatusOK {
+		t.Fatalf("acknowledge: %d %s", resp.StatusCode, raw)
+	}
+	syncOK(t, mi)
+	check("one acknowledged", 2)
+
+	// The node resolves the Alliance's: the replica shows the conflict until the
+	// resolution has gone to the hub and come back.
+	var cur schema.Alliance
+	hubtest.GetJSON(t, mi.URL+"/v1/alliances/"+a.ID, mi.Token, &cur)
+	if code, _, raw := send(t, mi, http.MethodPost, "/v1/alliances/"+a.ID+"/resolve", `"`+cur.Rev+`"`, ``); code != http.StatusOK {
+		t.Fatalf("resolve %s: %d %s", a.ID, code, raw)
+	}
+	check("resolved, not synced", 2)
+	syncOK(t, mi)
+	check("the Alliance's resolution synced", 1)
+
+	local := getReport(t, mi, a.ID, r.Period)
+	if code, _, raw := send(t, mi, http.MethodPost, "/v1/alliances/"+a.ID+"/reports/"+r.Period+"/resolve", `"`+local.Rev+`"`, ``); code != http.StatusOK {
+		t.Fatalf("resolve report %s: %d %s", r.ID, code, raw)
+	}
+	syncOK(t, mi)
+	check("every resolution synced", 0)
+}
+
+// TestNodeKeyExpiryMetric: alliancehub_node_key_not_after_timestamp_seconds{kid} is the
+// not_after the hub enrolled the node's signing key with, once a pull brought the
+// hub's keys document, and after a restart before any pull; never another key of the
+// program's, with an end or not. After a rotation the node signs with a key that has no
+// end: no series, though the key rotated away from now has one (its grace period).
+func TestNodeKeyExpiryMetric(t *testing.T) {
+	h := hubtest.StartHub(t, nil)
+	admin := h.Token(t, auth.RoleAdmin, "")
+	enroll := func(path string, k *auth.Key, notAfter time.Time) {
+		t.Helper()
+		body := map[string]any{"jwk": k.PublicJWK(), "not_after": notAfter}
+		if path == "/v1/programs" {
+			body["code"] = "MI"
+		}
+		if resp, raw := hubtest.Do(t, http.MethodPost, h.URL+path, admin, body); resp.StatusCode != http.StatusCreated {
+			t.Fatalf("enroll %s at %s: %d %s", k.KeyID(), path, resp.StatusCode, raw)
+		}
+	}
+	// MI enrolled with the key its node signs with, to end in 90 days, and another key
+	// (not the node's) that ends sooner.
+	signing, spare := newKey(t), newKey(t)
+	notAfter := time.Now().Add(90 * 24 * time.Hour).UTC().Truncate(time.Second)
+	enroll("/v1/programs", signing, notAfter)
+	enroll("/v1/programs/MI/keys", spare, notAfter.Add(-30*24*time.Hour))
+	// hubtest.StartNode enrolls a key of its own (with no end) and mints mi.Token with it;
+	// the node signs with signing instead, and its tokens are signed by that.
+	keyFile := filepath.Join(t.TempDir(), "mi.jwk")
+	if err := signing.WriteFile(keyFile); err != nil {
+		t.Fatal(err)
+	}
+	mi := hubtest.StartNode(t, h, "MI", func(c *node.Config) { c.Key, c.KeyFile = signing, keyFile })
+	token := hubtest.Token(t, signing, auth.RoleProgram, "MI")
+
+	series := func() map[string]float64 {
+		t.Helper()
+		out := map[string]float64{}
+		for _, s := range hubtest.Scrape(t, mi.URL)["alliancehub_node_key_not_after_timestamp_seconds"].GetMetric() {
+			kid := ""
+			for _, l := range s.GetLabel() {
+				if l.GetName() == "kid" {
+					kid = l.GetValue()
+				}
+			}
+			out[kid] = s.GetGauge().GetValue()
+		}
+		return out
+	}
+	want := map[string]float64{signing.KeyID(): float64(notAfter.Unix())}
+	if got := series(); len(got) != 0 {
+		t.Errorf("before the first pull: %v, want no series (the node has not read the hub's keys yet)", got)
+	}
+	syncOK(t, mi)
+	if got := series(); !maps.Equal(got, want) {
+		t.Errorf("after a sync: %v, want %v (the signing key's end alone)", got, want)
+	}
+	mi.Restart(t)
+	if got := series(); !maps.Equal(got, want) {
+		t.Errorf("restarted, before a pull: %v, want %v (from the keys document it kept)", got, want)
+	}
+
+	// A rotation: the new key has no end, the old one ends with its grace period; the
+	// node signs with the new one, so no series, before the next pull and after it.
+	resp, raw := hubtest.Do(t, http.MethodPost, mi.URL+"/v1/keys/rotate", token, nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("rotate: %d %s", resp.StatusCode, raw)
+	}
+	var rot node.RotateResult
+	hubtest.DecodeJSON(t, raw, &rot)
+	if got := series(); len(got) != 0 {
+		t.Errorf("rotated, before a pull: %v, want no series (the new key is not in the kept keys document)", got)
+	}
+	syncOK(t, mi)
+	if got := series(); len(got) != 0 {
+		t.Errorf("rotated and synced: %v, want no series (the new key %s has no end)", got, rot.Kid)
+	}
+	// The hub's own metric does show the end of the key rotated away from.
+	if got, ok := hubtest.Scrape(t, h.URL).Value("alliancehub_hub_key_not_after_timestamp_seconds", "program", "MI", "kid", rot.PreviousKid); !ok || got != float64(rot.PreviousNotAfter.Unix()) {
+		t.Errorf("hub's expiry of the key rotated away from = %v (present %v), want %d", got, ok, rot.PreviousNotAfter.Unix())
+	}
+}
+
+func newKey(t *testing.T) *auth.Key {
+	t.Helper()
+	k, err := auth.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
 
 // syncBuffer is a log destination shared by a hub and a node.

@@ -94,7 +94,8 @@ type Node struct {
 	backstopEvery time.Duration
 	batchRecords  int // bounds of one push batch
 	batchBytes    int
-	replica       atomic.Pointer[hub.Replica] // the national roster as of the last pull; replaced whole by a rebuild
+	replica       atomic.Pointer[hub.Replica]       // the national roster as of the last pull; replaced whole by a rebuild
+	keysDoc       atomic.Pointer[wire.KeysDocument] // the hub's keys document last verified (keys.go); nil before the first
 	retry         RetryPolicy
 	syncAt        clock
 	jitter        time.Duration
