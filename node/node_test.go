@@ -1,15 +1,20 @@
 package node_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -331,6 +336,9 @@ func TestSyncRetries(t *testing.T) {
 		{"503 with Retry-After, then success", 2, http.StatusServiceUnavailable, "0", 3, false, 1},
 		{"429, then success", 1, http.StatusTooManyRequests, "", 2, false, 1},
 		{"500, then success", 3, http.StatusInternalServerError, "", 4, false, 1},
+		{"408, then success", 2, http.StatusRequestTimeout, "", 3, false, 1},
+		{"401 is permanent: not retried", 100, http.StatusUnauthorized, "", 1, true, 0},
+		{"413 is permanent: not retried", 100, http.StatusRequestEntityTooLarge, "", 1, true, 0},
 		{"400 is permanent: not retried", 100, http.StatusBadRequest, "", 1, true, 0},
 		{"403 is permanent: not retried", 100, http.StatusForbidden, "", 1, true, 0},
 		{"5xx beyond the budget fails the run", 1 << 30, http.StatusBadGateway, "", -1, true, 0},
@@ -367,6 +375,98 @@ func TestSyncRetries(t *testing.T) {
 			}
 		})
 	}
+}
+
+// waitTap collects the wait of every retry a node logs ("... failed; retrying").
+type waitTap struct {
+	mu    sync.Mutex
+	waits []time.Duration
+}
+
+func (w *waitTap) Enabled(context.Context, slog.Level) bool { return true }
+func (w *waitTap) WithAttrs([]slog.Attr) slog.Handler       { return w }
+func (w *waitTap) WithGroup(string) slog.Handler            { return w }
+func (w *waitTap) Handle(_ context.Context, r slog.Record) error {
+	if !strings.HasSuffix(r.Message, "failed; retrying") {
+		return nil
+	}
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "wait" {
+			if d, err := time.ParseDuration(a.Value.String()); err == nil {
+				w.mu.Lock()
+				w.waits = append(w.waits, d)
+				w.mu.Unlock()
+			}
+		}
+		return true
+	})
+	return nil
+}
+
+// TestRetryBackoff: the waits between a push's attempts grow from the first interval,
+// are never longer than the cap (jitter included), and start again from the first
+// interval after any success. The waits are what the node computed and logged, not
+// measured.
+func TestRetryBackoff(t *testing.T) {
+	const (
+		initial = time.Millisecond
+		maxWait = 4 * time.Millisecond
+	)
+	h := hubtest.StartHub(t, nil)
+	target, _ := url.Parse(h.URL)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	// Push attempts 1 to 8 fail (batch 1), the 9th passes; the 10th fails (batch 2's
+	// first attempt), the 11th passes.
+	var calls atomic.Int32
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/sync/push" {
+			if n := calls.Add(1); n <= 8 || n == 10 {
+				w.Header().Set("Content-Type", "application/problem+json")
+				w.WriteHeader(http.StatusServiceUnavailable)
+				io.WriteString(w, `{"type":"urn:alliancehub:problem:injected","title":"Service Unavailable","status":503,"detail":"injected fault"}`)
+				return
+			}
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	defer front.Close()
+	tap := &waitTap{}
+	mi := hubtest.StartNode(t, h, "MI", func(c *node.Config) {
+		c.HubURL = front.URL
+		c.BatchRecords = 1
+		c.Retry = node.RetryPolicy{Initial: initial, Max: maxWait, Budget: time.Minute}
+		c.Log = slog.New(tap)
+	})
+	for range 2 {
+		hubtest.Do(t, http.MethodPost, mi.URL+"/v1/alliances", mi.Token, []byte(agc))
+	}
+	if res, err := mi.Sync(t.Context()); err != nil || res.Accepted != 2 || calls.Load() != 11 {
+		t.Fatalf("sync = %+v, %v after %d pushes; want 2 accepted after 11", res, err, calls.Load())
+	}
+	tap.mu.Lock()
+	waits := slices.Clone(tap.waits)
+	tap.mu.Unlock()
+	if len(waits) != 9 {
+		t.Fatalf("%d retries logged (%v), want 9", len(waits), waits)
+	}
+	// Jitter is ±50% of the interval: the first wait is 0.5 to 1.5 times Initial; the
+	// interval grows 1.5 times a failure and reaches the cap by the fifth, after which a
+	// wait is at least half the cap and never more than it.
+	for i, w := range waits {
+		if w > maxWait {
+			t.Errorf("wait %d = %s, over the cap %s", i+1, w, maxWait)
+		}
+	}
+	first := func(what string, w time.Duration) {
+		if w < initial/2 || w > initial*3/2+time.Microsecond {
+			t.Errorf("%s = %s, want the first interval %s ±50%%", what, w, initial)
+		}
+	}
+	first("the first wait", waits[0])
+	if last := waits[7]; last < maxWait/2 {
+		t.Errorf("the 8th wait in a row = %s, want at least half the cap (%s)", last, maxWait/2)
+	}
+	first("the wait after a success", waits[8])
 }
 
 // TestSyncResumesAfterHubOutage: a hub that is down fails the run without moving the
