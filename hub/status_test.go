@@ -213,3 +213,39 @@ func mustKey(t *testing.T) *auth.Key {
 	}
 	return k
 }
+
+// TestClockSkewBoundary: a batch issued up to 5 minutes either side of the hub's clock is
+// taken; a nanosecond further is refused whole with clock-skew, and stores nothing.
+func TestClockSkewBoundary(t *testing.T) {
+	clock := &testClock{t: time.Now().UTC()}
+	h := hubtest.StartHub(t, clock.Now)
+	k := mustKey(t)
+	h.Enroll(t, "MI", k)
+	token := hubtest.Token(t, k, auth.RoleProgram, "MI")
+	now := clock.Now()
+	cases := []struct {
+		name string
+		skew time.Duration
+		ok   bool
+	}{
+		{"a nanosecond more than 5 minutes behind", -wire.MaxClockSkew - time.Nanosecond, false},
+		{"a nanosecond more than 5 minutes ahead", wire.MaxClockSkew + time.Nanosecond, false},
+		{"5 minutes behind", -wire.MaxClockSkew, true},
+		{"5 minutes ahead", wire.MaxClockSkew, true},
+	}
+	accepted := 0
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, raw := pushRaw(t, h, token, wire.MediaTypeJOSE, batch(t, k, "MI", now.Add(tc.skew), record(t, k, "MI", schema.NewID("MI"), 1, nil)))
+			if !tc.ok {
+				wantProblem(t, resp, raw, http.StatusBadRequest, "clock-skew")
+			} else {
+				checkAnswer(t, "MI", resp, raw, wire.Accepted)
+				accepted++
+			}
+			if got := programSync(t, h, now)["MI"].Records; got != accepted {
+				t.Errorf("hub holds %d MI records, want %d", got, accepted)
+			}
+		})
+	}
+}

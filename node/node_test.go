@@ -1,15 +1,21 @@
 package node_test
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -395,6 +401,9 @@ func TestSyncRetries(t *testing.T) {
 		{"503 with Retry-After, then success", 2, http.StatusServiceUnavailable, "0", 3, false, 1},
 		{"429, then success", 1, http.StatusTooManyRequests, "", 2, false, 1},
 		{"500, then success", 3, http.StatusInternalServerError, "", 4, false, 1},
+		{"408, then success", 2, http.StatusRequestTimeout, "", 3, false, 1},
+		{"401 is permanent: not retried", 100, http.StatusUnauthorized, "", 1, true, 0},
+		{"413 is permanent: not retried", 100, http.StatusRequestEntityTooLarge, "", 1, true, 0},
 		{"400 is permanent: not retried", 100, http.StatusBadRequest, "", 1, true, 0},
 		{"403 is permanent: not retried", 100, http.StatusForbidden, "", 1, true, 0},
 		{"5xx beyond the budget fails the run", 1 << 30, http.StatusBadGateway, "", -1, true, 0},
@@ -431,6 +440,98 @@ func TestSyncRetries(t *testing.T) {
 			}
 		})
 	}
+}
+
+// waitTap collects the wait of every retry a node logs ("... failed; retrying").
+type waitTap struct {
+	mu    sync.Mutex
+	waits []time.Duration
+}
+
+func (w *waitTap) Enabled(context.Context, slog.Level) bool { return true }
+func (w *waitTap) WithAttrs([]slog.Attr) slog.Handler       { return w }
+func (w *waitTap) WithGroup(string) slog.Handler            { return w }
+func (w *waitTap) Handle(_ context.Context, r slog.Record) error {
+	if !strings.HasSuffix(r.Message, "failed; retrying") {
+		return nil
+	}
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "wait" {
+			if d, err := time.ParseDuration(a.Value.String()); err == nil {
+				w.mu.Lock()
+				w.waits = append(w.waits, d)
+				w.mu.Unlock()
+			}
+		}
+		return true
+	})
+	return nil
+}
+
+// TestRetryBackoff: the waits between a push's attempts grow from the first interval,
+// are never longer than the cap (jitter included), and start again from the first
+// interval after any success. The waits are what the node computed and logged, not
+// measured.
+func TestRetryBackoff(t *testing.T) {
+	const (
+		initial = time.Millisecond
+		maxWait = 4 * time.Millisecond
+	)
+	h := hubtest.StartHub(t, nil)
+	target, _ := url.Parse(h.URL)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	// Push attempts 1 to 8 fail (batch 1), the 9th passes; the 10th fails (batch 2's
+	// first attempt), the 11th passes.
+	var calls atomic.Int32
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/sync/push" {
+			if n := calls.Add(1); n <= 8 || n == 10 {
+				w.Header().Set("Content-Type", "application/problem+json")
+				w.WriteHeader(http.StatusServiceUnavailable)
+				io.WriteString(w, `{"type":"urn:alliancehub:problem:injected","title":"Service Unavailable","status":503,"detail":"injected fault"}`)
+				return
+			}
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	defer front.Close()
+	tap := &waitTap{}
+	mi := hubtest.StartNode(t, h, "MI", func(c *node.Config) {
+		c.HubURL = front.URL
+		c.BatchRecords = 1
+		c.Retry = node.RetryPolicy{Initial: initial, Max: maxWait, Budget: time.Minute}
+		c.Log = slog.New(tap)
+	})
+	for range 2 {
+		hubtest.Do(t, http.MethodPost, mi.URL+"/v1/alliances", mi.Token, []byte(agc))
+	}
+	if res, err := mi.Sync(t.Context()); err != nil || res.Accepted != 2 || calls.Load() != 11 {
+		t.Fatalf("sync = %+v, %v after %d pushes; want 2 accepted after 11", res, err, calls.Load())
+	}
+	tap.mu.Lock()
+	waits := slices.Clone(tap.waits)
+	tap.mu.Unlock()
+	if len(waits) != 9 {
+		t.Fatalf("%d retries logged (%v), want 9", len(waits), waits)
+	}
+	// Jitter is ±50% of the interval: the first wait is 0.5 to 1.5 times Initial; the
+	// interval grows 1.5 times a failure and reaches the cap by the fifth, after which a
+	// wait is at least half the cap and never more than it.
+	for i, w := range waits {
+		if w > maxWait {
+			t.Errorf("wait %d = %s, over the cap %s", i+1, w, maxWait)
+		}
+	}
+	first := func(what string, w time.Duration) {
+		if w < initial/2 || w > initial*3/2+time.Microsecond {
+			t.Errorf("%s = %s, want the first interval %s ±50%%", what, w, initial)
+		}
+	}
+	first("the first wait", waits[0])
+	if last := waits[7]; last < maxWait/2 {
+		t.Errorf("the 8th wait in a row = %s, want at least half the cap (%s)", last, maxWait/2)
+	}
+	first("the wait after a success", waits[8])
 }
 
 // TestSyncResumesAfterHubOutage: a hub that is down fails the run without moving the
@@ -543,23 +644,120 @@ func TestSyncOnDemandWhileRunning(t *testing.T) {
 	}
 }
 
-// TestBatchBounds: a node configured for small batches pushes its outbox in that many
-// requests, and refuses bounds beyond the protocol's at start.
+// batchFront passes every request to the hub and decodes the batch of each push (its
+// payload, unverified: the hub verifies it), so a test sees how the node cut its outbox.
+func batchFront(t *testing.T, h *hubtest.Hub) (*httptest.Server, func() []wire.Batch) {
+	t.Helper()
+	target, _ := url.Parse(h.URL)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var (
+		mu      sync.Mutex
+		batches []wire.Batch
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/sync/push" {
+			body, err := io.ReadAll(r.Body)
+			if err != nil {
+				t.Errorf("reading a push: %v", err)
+				return
+			}
+			payload, _, err := auth.UnverifiedPayload(string(body))
+			var b wire.Batch
+			if err == nil {
+				err = json.Unmarshal(payload, &b)
+			}
+			if err != nil {
+				t.Errorf("a push that is not a batch: %v", err)
+			}
+			mu.Lock()
+			batches = append(batches, b)
+			mu.Unlock()
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, func() []wire.Batch {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(batches)
+	}
+}
+
+// checkCut asserts batches cover the sequence numbers 1 to last in order, each within
+// maxRecords and maxBytes of records (but at least one record), and each as full as the
+// bounds allow: the next batch's first record would not have fitted.
+func checkCut(t *testing.T, batches []wire.Batch, last uint64, maxRecords, maxBytes int) {
+	t.Helper()
+	next := uint64(1)
+	size := func(b wire.Batch) (n int) {
+		for _, r := range b.Records {
+			n += len(r)
+		}
+		return n
+	}
+	for i, b := range batches {
+		if b.SeqFrom != next || b.SeqTo != next+uint64(len(b.Records))-1 || len(b.Records) == 0 {
+			t.Fatalf("batch %d covers %d..%d with %d records, want it to start at %d", i, b.SeqFrom, b.SeqTo, len(b.Records), next)
+		}
+		next = b.SeqTo + 1
+		if len(b.Records) > maxRecords || (len(b.Records) > 1 && size(b) > maxBytes) {
+			t.Errorf("batch %d: %d records, %d bytes; bounds %d and %d", i, len(b.Records), size(b), maxRecords, maxBytes)
+		}
+		if i+1 < len(batches) && len(b.Records) < maxRecords && size(b)+len(batches[i+1].Records[0]) <= maxBytes {
+			t.Errorf("batch %d: %d records, %d bytes, and the next record (%d bytes) would have fitted", i, len(b.Records), size(b), len(batches[i+1].Records[0]))
+		}
+	}
+	if next != last+1 {
+		t.Errorf("batches end at %d, want %d", next-1, last)
+	}
+}
+
+// TestBatchBounds: the node cuts its outbox into batches of at most 500 records and
+// 1 MiB of records by default, or of the bounds it is configured with, each as full as
+// they allow but never empty (a record larger than the byte bound goes alone), and
+// refuses bounds beyond the protocol's at start.
 func TestBatchBounds(t *testing.T) {
 	h := hubtest.StartHub(t, nil)
-	var calls *atomic.Int32
-	mi := hubtest.StartNode(t, h, "MI", func(c *node.Config) {
-		var front *httptest.Server
-		front, calls = faultyHub(t, h, 0, 0, "")
-		c.HubURL = front.URL
-		c.BatchRecords = 2
-	})
-	for range 5 {
-		hubtest.Do(t, http.MethodPost, mi.URL+"/v1/alliances", mi.Token, []byte(agc))
+	cases := []struct {
+		name                 string
+		records              int
+		batchRecords         int // configured; 0: the default
+		batchBytes           int
+		wantRecords, wantMax int // the bounds the batches must keep
+		wantPushes           int // 0: as many as the bounds make
+	}{
+		{"defaults: 500 records", 1101, 0, 0, wire.MaxBatchRecords, wire.MaxBatchBytes, 3},
+		{"--batch-records 2", 5, 2, 0, 2, wire.MaxBatchBytes, 3},
+		// Records of about 0.9 KB: four a batch.
+		{"--batch-bytes 4000", 12, 0, 4000, wire.MaxBatchRecords, 4000, 0},
+		{"--batch-bytes 1: one record each", 3, 0, 1, wire.MaxBatchRecords, 1, 3},
 	}
-	if res, err := mi.Sync(t.Context()); err != nil || res.Accepted != 5 || calls.Load() != 3 {
-		t.Errorf("sync = %+v, %v in %d pushes; want 5 accepted in 3", res, err, calls.Load())
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var batches func() []wire.Batch
+			mi := hubtest.StartNode(t, h, "MI", func(c *node.Config) {
+				var front *httptest.Server
+				front, batches = batchFront(t, h)
+				c.HubURL = front.URL
+				c.BatchRecords, c.BatchBytes = tc.batchRecords, tc.batchBytes
+			})
+			importOK(t, mi, "", generatedCSV(tc.records))
+			res, err := mi.Sync(t.Context())
+			if err != nil || res.Accepted != tc.records {
+				t.Fatalf("sync = %+v, %v; want %d accepted", res, err, tc.records)
+			}
+			got := batches()
+			if tc.wantPushes > 0 && len(got) != tc.wantPushes {
+				t.Errorf("%d pushes, want %d", len(got), tc.wantPushes)
+			}
+			if tc.wantPushes == 0 && (len(got) < 2 || len(got) == tc.records) {
+				t.Errorf("%d pushes for %d records, want more than one, with more than one record in some", len(got), tc.records)
+			}
+			checkCut(t, got, uint64(tc.records), tc.wantRecords, tc.wantMax)
+		})
 	}
+
 	cat, _ := schema.LoadCatalog()
 	def, _ := cat.Get("MI")
 	key, _ := auth.GenerateKey()

@@ -18,7 +18,7 @@ import (
 // RetryPolicy bounds how a sync run retries a push the hub could not take.
 type RetryPolicy struct {
 	Initial time.Duration // first wait; zero means 1s
-	Max     time.Duration // cap on one backoff wait; zero means 2m (minutes, never days: synapse#14513)
+	Max     time.Duration // cap on one backoff wait, jitter included; zero means 2m (minutes, never days: synapse#14513)
 	Budget  time.Duration // total retrying per run, after which the run fails and the next resumes; zero means 10m
 }
 
@@ -243,7 +243,9 @@ func (n *Node) withRetry(ctx context.Context, r *retrier, what string, op func()
 		if permanent(err) || ctx.Err() != nil {
 			return err
 		}
-		wait := r.eb.NextBackOff()
+		// The interval grows to Max; its jitter (±50%) could take a wait past it, so the
+		// wait itself is capped too.
+		wait := min(r.eb.NextBackOff(), n.retry.Max)
 		var he *HubError
 		if errors.As(err, &he) && he.RetryAfter > wait {
 			wait = he.RetryAfter // the hub knows best when it can take more

@@ -173,9 +173,15 @@ type proc struct {
 // still runs) and prints its output when the test failed.
 func startProc(t *testing.T, name string, args ...string) *proc {
 	t.Helper()
+	return startProcEnv(t, name, nil, args...)
+}
+
+// startProcEnv is startProc with extra environment variables.
+func startProcEnv(t *testing.T, name string, env []string, args ...string) *proc {
+	t.Helper()
 	p := &proc{name: name, done: make(chan struct{})}
 	p.cmd = exec.Command(binary(t), args...)
-	p.cmd.Env = childEnv()
+	p.cmd.Env = childEnv(env...)
 	p.cmd.Stdout = &p.output
 	p.cmd.Stderr = &p.output
 	if err := p.cmd.Start(); err != nil {
@@ -309,18 +315,26 @@ type cluster struct {
 	hubData, nodeData string
 	syncAt            string // far from now, so the nightly sync never runs during a test (nor a catch-up at start)
 	hub, node         *proc
-	admin, analyst    string // tokens signed by the hub's key
-	clerk             string // program token signed by the MI key
+	admin, analyst    string   // tokens signed by the hub's key
+	clerk             string   // program token signed by the MI key
+	env               []string // extra environment of the hub and node processes
 }
 
 // startCluster makes the keys, starts the hub, enrolls MI with the CLI, starts the MI
 // node and mints the tokens, all through the binary.
 func startCluster(t *testing.T) *cluster {
 	t.Helper()
+	return startClusterEnv(t, nil)
+}
+
+// startClusterEnv is startCluster with extra environment variables for the hub and
+// node processes (not the CLI commands).
+func startClusterEnv(t *testing.T, env []string) *cluster {
+	t.Helper()
 	binary(t)
 	dir := t.TempDir()
 	c := &cluster{
-		t: t, dir: dir,
+		t: t, dir: dir, env: env,
 		hubKey: filepath.Join(dir, "hub.jwk"), miKey: filepath.Join(dir, "mi.jwk"),
 		hubAddr: freeAddr(t), nodeAddr: freeAddr(t),
 		hubData: filepath.Join(dir, "hub-data"), nodeData: filepath.Join(dir, "mi-data"),
@@ -374,13 +388,13 @@ func token(t *testing.T, args ...string) string {
 
 func (c *cluster) startHub() {
 	c.t.Helper()
-	c.hub = startProc(c.t, "hub", "hub", "--addr", c.hubAddr, "--data", c.hubData, "--key", c.hubKey)
+	c.hub = startProcEnv(c.t, "hub", c.env, "hub", "--addr", c.hubAddr, "--data", c.hubData, "--key", c.hubKey)
 	c.hub.waitReady(c.t, c.hubURL)
 }
 
 func (c *cluster) startNode() {
 	c.t.Helper()
-	c.node = startProc(c.t, "node MI", "node", "--program", "MI", "--addr", c.nodeAddr, "--data", c.nodeData,
+	c.node = startProcEnv(c.t, "node MI", c.env, "node", "--program", "MI", "--addr", c.nodeAddr, "--data", c.nodeData,
 		"--key", c.miKey, "--hub", c.hubURL, "--sync-at", c.syncAt, "--sync-catch-up=false")
 	c.node.waitReady(c.t, c.nodeURL)
 }

@@ -72,8 +72,17 @@ func runHub(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	h, err := hub.New(hub.Config{Key: key, DataDir: *data, Catalog: catalog, Log: newLogger(stderr),
-		MaxPushes: *maxPushes, MaxPushesPerProgram: *maxPerProgram})
+	log := newLogger(stderr)
+	cfg := hub.Config{Key: key, DataDir: *data, Catalog: catalog, Log: log,
+		MaxPushes: *maxPushes, MaxPushesPerProgram: *maxPerProgram}
+	clock, err := testClock(log)
+	if err != nil {
+		return err
+	}
+	if clock != nil {
+		cfg.Now = clock.Now
+	}
+	h, err := hub.New(cfg)
 	if err != nil {
 		return err
 	}
@@ -122,9 +131,18 @@ func runNode(ctx context.Context, args []string, _, stderr io.Writer) error {
 			return src.badValue("hub-jwk", strconv.Quote(*hubJWK), err.Error())
 		}
 	}
-	n, err := node.New(node.Config{Program: def, Key: key, KeyFile: *keyFile, DataDir: *data, HubURL: *hubURL, SyncAt: *syncAt,
+	log := newLogger(stderr)
+	cfg := node.Config{Program: def, Key: key, KeyFile: *keyFile, DataDir: *data, HubURL: *hubURL, SyncAt: *syncAt,
 		SyncEvery: *syncEvery, NoCatchUp: !*catchUp, HubJWK: hubKey, Catalog: catalog,
-		BatchRecords: *batchRecords, BatchBytes: *batchBytes, Log: newLogger(stderr)})
+		BatchRecords: *batchRecords, BatchBytes: *batchBytes, Log: log}
+	clock, err := testClock(log)
+	if err != nil {
+		return err
+	}
+	if clock != nil {
+		cfg.Now, cfg.After = clock.Now, clock.After
+	}
+	n, err := node.New(cfg)
 	var ce *node.ConfigError
 	if errors.As(err, &ce) {
 		return src.badValue(ce.Flag, strconv.Quote(ce.Value), ce.Problem)

@@ -23,11 +23,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -965,4 +967,188 @@ func TestBackstopRepairsDamagedReplica(t *testing.T) {
 	if b := nodeStatus(t, c.nodeURL, c.clerk).LastRun.Backstop; b == nil || b.ReplicaFetched != 0 || b.ReplicaRebuilt {
 		t.Errorf("second backstop run: %+v, want nothing fetched", b)
 	}
+}
+
+// pushTap is a reverse proxy to the hub that keeps every push the node sends through
+// it and the hub's answer, as bytes.
+type pushTap struct {
+	url string
+
+	mu      sync.Mutex
+	pushes  []string // the request bodies: the signed batches
+	answers []string // the hub's answers, in the same order
+}
+
+func startPushTap(t *testing.T, hubURL string) *pushTap {
+	t.Helper()
+	target, err := url.Parse(hubURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tap := &pushTap{}
+	rp := httputil.NewSingleHostReverseProxy(target)
+	rp.ModifyResponse = func(resp *http.Response) error {
+		if resp.Request.URL.Path != "/v1/sync/push" {
+			return nil
+		}
+		raw, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return err
+		}
+		resp.Body = io.NopCloser(strings.NewReader(string(raw)))
+		tap.mu.Lock()
+		tap.answers = append(tap.answers, string(raw))
+		tap.mu.Unlock()
+		return nil
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/sync/push" {
+			raw, err := io.ReadAll(r.Body)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadGateway)
+				return
+			}
+			tap.mu.Lock()
+			tap.pushes = append(tap.pushes, string(raw))
+			tap.mu.Unlock()
+			r.Body = io.NopCloser(strings.NewReader(string(raw)))
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	tap.url = srv.URL
+	return tap
+}
+
+// pushRaw sends a signed batch to the hub as it is and returns the status and answer.
+func pushRaw(t *testing.T, hubURL, tok, batch string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, hubURL+"/v1/sync/push", strings.NewReader(batch))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", wire.MediaTypeJOSE)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		t.Fatalf("POST %s/v1/sync/push: %v", hubURL, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("POST %s/v1/sync/push: reading the answer: %v", hubURL, err)
+	}
+	return resp.StatusCode, string(raw)
+}
+
+// hubOutcomes is what the hub's GET /v1/programs counts of a program's pushed records.
+func (c *cluster) hubOutcomes(code string) map[wire.Outcome]uint64 {
+	c.t.Helper()
+	var page struct {
+		Items []struct {
+			Code string `json:"code"`
+			Sync struct {
+				Outcomes map[wire.Outcome]uint64 `json:"outcomes"`
+			} `json:"sync"`
+		} `json:"items"`
+	}
+	call(c.t, http.MethodGet, c.hubURL+"/v1/programs", c.admin, nil, http.StatusOK, &page)
+	for _, p := range page.Items {
+		if p.Code == code {
+			return p.Sync.Outcomes
+		}
+	}
+	c.t.Fatalf("hub: %s is not enrolled", code)
+	return nil
+}
+
+// TestBatchResentManyTimes: a batch the node pushed, taken off the wire, is sent to the
+// hub again as it is, 100 times, with the hub killed with -9 and restarted halfway.
+// Every answer after the first is 200, each record duplicate under the batch's own seq,
+// id and rev, with the same batch id and checkpoint, and all of them byte for byte the
+// same; the roster, the change feed, and the checkpoint and record count the hub
+// reports are what they were after the first push; only the outcome counts grow, by a
+// duplicate per record sent. The node's next sync has nothing to do.
+func TestBatchResentManyTimes(t *testing.T) {
+	const (
+		records = 40
+		resends = 100
+	)
+	c := startCluster(t)
+	tap := startPushTap(t, c.hubURL)
+	c.startNodeVia(tap.url)
+	importAlliances(t, c.nodeURL, c.clerk, "MI", records)
+	if diff := cmp.Diff(wire.SyncResult{Pushed: records, Accepted: records, Pulled: records}, syncNode(t, c.nodeURL, c.clerk)); diff != "" {
+		t.Fatalf("first sync (-want +got):\n%s", diff)
+	}
+	tap.mu.Lock()
+	pushes, answers := slices.Clone(tap.pushes), slices.Clone(tap.answers)
+	tap.mu.Unlock()
+	if len(pushes) != 1 || len(answers) != 1 {
+		t.Fatalf("the node pushed %d time(s) with %d answer(s), want one batch answered once", len(pushes), len(answers))
+	}
+	var first wire.PushResponse
+	if err := json.Unmarshal([]byte(answers[0]), &first); err != nil {
+		t.Fatalf("first answer %q: %v", answers[0], err)
+	}
+
+	rosterBefore := rosterItems(t, c.hubURL, c.analyst)
+	headBefore := c.hubHead()
+	cpBefore, recordsBefore := c.hubSync("MI")
+	outcomesBefore := c.hubOutcomes("MI")
+	if cpBefore != records || recordsBefore != records || headBefore != records {
+		t.Fatalf("after the first push: checkpoint %d, %d records, feed head %d; want %d each", cpBefore, recordsBefore, headBefore, records)
+	}
+
+	var again string // the first answer to the batch sent again; every later one must match it
+	for i := range resends {
+		if i == resends/2 {
+			c.crashHub()
+		}
+		status, answer := pushRaw(t, c.hubURL, c.clerk, pushes[0])
+		if status != http.StatusOK {
+			t.Fatalf("resend %d: status %d: %s", i+1, status, answer)
+		}
+		if again == "" {
+			again = answer
+			var resp wire.PushResponse
+			if err := json.Unmarshal([]byte(answer), &resp); err != nil {
+				t.Fatalf("resend 1: %q: %v", answer, err)
+			}
+			if resp.BatchID != first.BatchID || resp.Checkpoint != first.Checkpoint || len(resp.Results) != len(first.Results) {
+				t.Fatalf("resend 1: batch %s, checkpoint %d, %d results; want %s, %d, %d", resp.BatchID, resp.Checkpoint, len(resp.Results), first.BatchID, first.Checkpoint, len(first.Results))
+			}
+			for j, r := range resp.Results {
+				want := first.Results[j]
+				want.Outcome = wire.Duplicate
+				if r != want {
+					t.Errorf("resend 1, record %d: %+v, want %+v", j, r, want)
+				}
+			}
+			continue
+		}
+		if answer != again {
+			t.Fatalf("resend %d answered %s; the first resend was answered %s", i+1, answer, again)
+		}
+	}
+
+	if diff := cmp.Diff(rosterBefore, rosterItems(t, c.hubURL, c.analyst)); diff != "" {
+		t.Errorf("the roster changed (-before +after):\n%s", diff)
+	}
+	if head := c.hubHead(); head != headBefore {
+		t.Errorf("change feed head %d, was %d", head, headBefore)
+	}
+	if cp, n := c.hubSync("MI"); cp != cpBefore || n != recordsBefore {
+		t.Errorf("hub: MI checkpoint %d with %d records, was %d with %d", cp, n, cpBefore, recordsBefore)
+	}
+	wantOutcomes := maps.Clone(outcomesBefore)
+	wantOutcomes[wire.Duplicate] += resends * records
+	if diff := cmp.Diff(wantOutcomes, c.hubOutcomes("MI")); diff != "" {
+		t.Errorf("hub: MI outcomes (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(wire.SyncResult{}, syncNode(t, c.nodeURL, c.clerk)); diff != "" {
+		t.Errorf("the node's next sync (-want +got):\n%s", diff)
+	}
+	checkConverged(t, c, nodeRevs(t, c.nodeURL, c.clerk))
 }
