@@ -184,6 +184,7 @@ func startProcEnv(t *testing.T, name string, env []string, args ...string) *proc
 	p.cmd.Env = childEnv(env...)
 	p.cmd.Stdout = &p.output
 	p.cmd.Stderr = &p.output
+	p.cmd.SysProcAttr = dieWithParent()
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
