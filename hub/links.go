@@ -31,10 +31,8 @@ import (
 // memdb tables of links (schema in dbSchema).
 const (
 	tableLinks         = "links"          // linkRow by link id
-	tableLinkNames     = "link_names"     // nameRow by record id
 	tableLinkDecisions = "link_decisions" // linkDecision by link id
 
-	indexKey   = "key"
 	indexState = "state"
 )
 
@@ -50,17 +48,6 @@ type linkRow struct {
 	RecordIDs []string // the two record ids, sorted
 	State     string
 	Link      *wire.Link
-}
-
-// nameRow is what a linkable Alliance is found by: the keys of its participants' names
-// (schema.NameKeys), each followed by a unit separator and its program's code
-// (nameRowKeys). One key's rows are thus in program order, and the matcher reads the
-// other programs' rows around the program's own in two look-ups (otherPrograms): a
-// program holding thousands of Alliances with one partner does not make each of its
-// pushes scan them all, and a thousand programs do not make it look a thousand times.
-type nameRow struct {
-	ID   string
-	Keys []string
 }
 
 // linkDecision is DCSP's decision on a link, as the journal keeps it.
@@ -228,7 +215,6 @@ func relinkTxn(txn *memdb.Txn, id string) error {
 type nameKeys struct {
 	rv   *revision // the revision they are of
 	keys []string  // allianceKeys of its Alliance
-	own  []string  // the same as nameRow keeps them (nameRowKeys)
 }
 
 // newNameKeys makes rv's name keys, or nil if relinkTxn would never read them: rv is not
@@ -238,13 +224,14 @@ func newNameKeys(rv *revision) *nameKeys {
 		return nil
 	}
 	keys := allianceKeys(rv.Alliance)
-	return &nameKeys{rv: rv, keys: keys, own: nameRowKeys(rv.Program, keys)}
+	return &nameKeys{rv: rv, keys: keys}
 }
 
 // relinkKeysTxn is relinkTxn with the name keys of a revision made beforehand (nil:
 // none), used if that revision is the record's winner.
 func relinkKeysTxn(txn *memdb.Txn, id string, pre *nameKeys) error {
-	if _, err := txn.DeleteAll(tableLinkNames, indexID, id); err != nil {
+	names, err := nameIndexOf(txn)
+	if err != nil {
 		return err
 	}
 	if _, err := txn.DeleteAll(tableLinks, indexRecord, id); err != nil {
@@ -252,28 +239,26 @@ func relinkKeysTxn(txn *memdb.Txn, id string, pre *nameKeys) error {
 	}
 	e, err := entryOf(txn, id)
 	if err != nil || e == nil || !e.onRoster() {
+		if err == nil {
+			names.set(id, "", nil)
+		}
 		return err
 	}
 	partners := map[string]*entry{}
 	// A name with nothing to compare ("A", "Inc.") has no keys, and matches nothing.
-	var keys, own []string
+	var keys []string
 	switch {
 	case !linkable(e):
 	case pre != nil && pre.rv == e.Winner && pre.rv.Program == e.Program:
-		keys, own = pre.keys, pre.own
+		keys = pre.keys
 	default:
 		keys = allianceKeys(e.Winner.Alliance)
-		own = nameRowKeys(e.Program, keys)
 	}
+	names.set(id, e.Program, keys)
 	if len(keys) > 0 {
-		if err := txn.Insert(tableLinkNames, &nameRow{ID: id, Keys: own}); err != nil {
-			return err
-		}
-		var ids []string // read the index before reading other tables
+		var ids []string
 		for _, k := range keys {
-			if ids, err = otherPrograms(txn, k, e.Program, ids); err != nil {
-				return err
-			}
+			ids = names.others(k, e.Program, ids)
 		}
 		for _, other := range ids {
 			if _, seen := partners[other]; seen {
@@ -351,60 +336,6 @@ func relinkAllTxn(txn *memdb.Txn) error {
 		}
 	}
 	return nil
-}
-
-// nameSep ends a name key in a nameRow; normalized names hold no control characters.
-const nameSep = "\x1f"
-
-// nameRowKeys are a program's Alliance's name keys as its nameRow keeps them.
-func nameRowKeys(program string, keys []string) []string {
-	own := make([]string, len(keys))
-	for i, k := range keys {
-		own[i] = k + nameSep + program
-	}
-	return own
-}
-
-// otherPrograms appends to ids the records of programs other than program whose
-// nameRow holds name key k. The rows under k are in program order: it reads those
-// before program's, then, from a lower bound past program's (memdb ends each index
-// value with a zero byte, so program + "\x01" sorts after all of them and before any
-// longer code), those after, until a row no longer holds k.
-func otherPrograms(txn *memdb.Txn, k, program string, ids []string) ([]string, error) {
-	it, err := txn.Get(tableLinkNames, indexKey+"_prefix", k+nameSep)
-	if err != nil {
-		return nil, err
-	}
-	ownPrefix := program + "-"
-	sawOwn := false
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		id := raw.(*nameRow).ID
-		if strings.HasPrefix(id, ownPrefix) {
-			sawOwn = true
-			break
-		}
-		ids = append(ids, id)
-	}
-	if !sawOwn {
-		return ids, nil
-	}
-	it, err = txn.LowerBound(tableLinkNames, indexKey, k+nameSep+program+"\x01")
-	if err != nil {
-		return nil, err
-	}
-	want := k + nameSep
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		row := raw.(*nameRow)
-		// Past k's rows the index moves on to later keys: stop at the first row
-		// without k. A row of another program holding k as well is a partner anyway.
-		if !slices.ContainsFunc(row.Keys, func(key string) bool { return strings.HasPrefix(key, want) }) {
-			break
-		}
-		if !strings.HasPrefix(row.ID, ownPrefix) {
-			ids = append(ids, row.ID)
-		}
-	}
-	return ids, nil
 }
 
 func entryOf(txn *memdb.Txn, id string) (*entry, error) {

@@ -139,7 +139,7 @@ func TestRelink(t *testing.T) {
 	if _, err := txn.DeleteAll(tableLinks, indexID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := txn.DeleteAll(tableLinkNames, indexID); err != nil {
+	if _, err := txn.DeleteAll(tableNameIndex, indexID); err != nil {
 		t.Fatal(err)
 	}
 	if err := relinkAllTxn(txn); err != nil {

@@ -199,13 +199,11 @@ func benchRoster(tb testing.TB, db *memdb.MemDB, cat *schema.Catalog, n int) {
 		// its search of every other program's names: among these rare names it finds no
 		// partner, and it would take most of the build.
 		if a := rv.Alliance; a != nil && !a.SignedOn.IsZero() {
-			keys := allianceKeys(a)
-			for i, k := range keys {
-				keys[i] = a.Program + " " + k
-			}
-			if err := txn.Insert(tableLinkNames, &nameRow{ID: a.ID, Keys: keys}); err != nil {
+			names, err := nameIndexOf(txn)
+			if err != nil {
 				tb.Fatal(err)
 			}
+			names.set(a.ID, a.Program, allianceKeys(a))
 		}
 	}
 	for i := range n {

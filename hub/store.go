@@ -151,10 +151,8 @@ func dbSchema() *memdb.DBSchema {
 			// state serves GET /v1/links?state=
 			indexState: {Name: indexState, Indexer: &memdb.StringFieldIndex{Field: "State"}},
 		}},
-		tableLinkNames: {Name: tableLinkNames, Indexes: map[string]*memdb.IndexSchema{
-			indexID: id("ID"), // a linkable Alliance's name keys, by record id
-			// key serves the matcher: the Alliances a participant name may match
-			indexKey: {Name: indexKey, Indexer: &memdb.StringSliceFieldIndex{Field: "Keys"}},
+		tableNameIndex: {Name: tableNameIndex, Indexes: map[string]*memdb.IndexSchema{
+			indexID: id("ID"), // the one name index row (names.go), for the matcher
 		}},
 		tableLinkDecisions: {Name: tableLinkDecisions, Indexes: map[string]*memdb.IndexSchema{
 			indexID: id("ID"), // DCSP's decision on a link, by link id
