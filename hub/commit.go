@@ -14,10 +14,11 @@ import (
 // Group commit (issue 7). Each push's journal commit costs an fsync, and pushes of
 // different programs verify their records at the same time: so the checked batches that
 // are waiting when a commit begins share it. The first push to arrive leads: it takes
-// every batch waiting, applies them in one memdb write transaction and one journal
-// transaction (one fsync), in the order they arrived, and answers each. A batch arriving
-// meanwhile waits; the leader hands the next group to the first of them. No goroutine is
-// started: each push waits in its own request until it has its answer.
+// the batches waiting (as many as keep the group within maxGroupRecords), applies them
+// in one memdb write transaction and one journal transaction (one fsync), in the order
+// they arrived, and answers each. A batch arriving meanwhile waits; the leader hands the
+// next group to the first of those still waiting. No goroutine is started: each push
+// waits in its own request until it has its answer.
 //
 // A batch is answered only once the group's journal transaction is durable, and memdb
 // shows the group only then. A failed commit leaves neither changed and answers every
@@ -64,8 +65,9 @@ func (h *Hub) commit(p *pendingPush) (*wire.PushResponse, error) {
 		q.mu.Lock()
 	}
 	q.leading = true
-	group := q.waiting
-	q.waiting = nil
+	n := groupSize(q.waiting)
+	group := slices.Clone(q.waiting[:n])
+	q.waiting = slices.Delete(q.waiting, 0, n)
 	q.mu.Unlock()
 
 	defer func() {
@@ -93,6 +95,28 @@ func (h *Hub) commit(p *pendingPush) (*wire.PushResponse, error) {
 	}()
 	h.applyGroup(group, h.journal.Update)
 	return p.resp, p.err
+}
+
+// maxGroupRecords bounds the records of one group: its first batch, and those after it
+// while the group stays within this many. memdb copies each radix node a transaction
+// changes once only while the transaction has changed fewer than 8,192 of them in an
+// index; beyond that it copies them again and, at commit, compares the whole old and
+// new trees to find what changed (go-immutable-radix's slowNotify), so a larger group
+// costs in proportion to the records already held. One fsync for 1,024 records costs
+// a few microseconds each.
+const maxGroupRecords = 1024
+
+// groupSize is how many of the batches waiting, from the first, make the next group.
+func groupSize(waiting []*pendingPush) int {
+	n, records := 0, 0
+	for _, p := range waiting {
+		records += len(p.revs)
+		if n > 0 && records > maxGroupRecords {
+			break
+		}
+		n++
+	}
+	return n
 }
 
 // applyGroup stores a group of checked batches, in its order, in one journal transaction

@@ -529,3 +529,31 @@ func TestGroupCommitSameProgramTwice(t *testing.T) {
 		t.Errorf("journal at %d, outcomes %v; want 3 stored, 3 accepted and 3 duplicates counted", s.LastSeq, p.Outcomes)
 	}
 }
+
+// TestGroupSize: a group takes the first batch waiting whatever its size, then those
+// after it while the group stays within maxGroupRecords.
+func TestGroupSize(t *testing.T) {
+	batch := func(n int) *pendingPush { return &pendingPush{revs: make([]*revision, n)} }
+	tests := []struct {
+		sizes []int
+		want  int
+	}{
+		{nil, 0},
+		{[]int{1}, 1},
+		{[]int{500, 500}, 2},
+		{[]int{500, 500, 24, 1}, 3},
+		{[]int{500, 500, 25}, 2},
+		{[]int{2000, 1}, 1},
+		{[]int{1, 2000, 1}, 1},
+		{[]int{0, 0, 1024, 1}, 3},
+	}
+	for _, tt := range tests {
+		var waiting []*pendingPush
+		for _, n := range tt.sizes {
+			waiting = append(waiting, batch(n))
+		}
+		if got := groupSize(waiting); got != tt.want {
+			t.Errorf("groupSize(%v) = %d, want %d", tt.sizes, got, tt.want)
+		}
+	}
+}
