@@ -318,8 +318,9 @@ func relinkKeysTxn(txn *memdb.Txn, id string, pre *nameKeys) error {
 }
 
 // relinkAllTxn computes every record's links (at start, after the journal is replayed).
-// Each record finds the ones indexed before it, so each link is made once.
-func relinkAllTxn(txn *memdb.Txn) error {
+// Each record finds the ones indexed before it, so each link is made once. pre holds
+// name keys already made of revisions (nil: none); those of a record's winner are used.
+func relinkAllTxn(txn *memdb.Txn, pre map[string]*nameKeys) error {
 	it, err := txn.Get(tableRecords, indexID)
 	if err != nil {
 		return err
@@ -331,7 +332,7 @@ func relinkAllTxn(txn *memdb.Txn) error {
 		}
 	}
 	for _, id := range ids {
-		if err := relinkTxn(txn, id); err != nil {
+		if err := relinkKeysTxn(txn, id, pre[id]); err != nil {
 			return fmt.Errorf("links of %s: %w", id, err)
 		}
 	}

@@ -142,7 +142,7 @@ func TestRelink(t *testing.T) {
 	if _, err := txn.DeleteAll(tableNameIndex, indexID); err != nil {
 		t.Fatal(err)
 	}
-	if err := relinkAllTxn(txn); err != nil {
+	if err := relinkAllTxn(txn, nil); err != nil {
 		t.Fatal(err)
 	}
 	txn.Commit()

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/alliancehub/alliancehub/auth"
@@ -202,9 +204,18 @@ func (o onlyIf) FromArgs(args ...any) ([]byte, error) { return o.index.FromArgs(
 // load rebuilds memdb from the journal: enrolled programs and keys, then every stored
 // revision in the order it was accepted, through the same reconciliation as live pushes,
 // so the roster after a restart is exactly the roster before it.
+//
+// Decoding an entry (its JSON, the signed record's body, its name keys) needs nothing
+// but the entry and is most of the work (issue 7: start-up): workers on every core
+// decode the entries a batch at a time while this goroutine applies the decoded batches
+// in journal order. Nobody reads memdb before load returns, so it commits every
+// loadCommitEvery entries: a transaction that changes more radix nodes than memdb
+// tracks copies them again and compares whole trees at commit. A failed load leaves a
+// memdb nobody will use.
 func (h *Hub) load() error {
 	txn := h.db.Txn(true)
-	defer txn.Abort()
+	defer func() { txn.Abort() }()
+	names := map[string]*nameKeys{} // the name keys of each record's last revision
 	err := h.journal.View(func(tx *journal.Tx) error {
 		err := tx.ForEach(bucketPrograms, func(code string, v []byte) error {
 			var p programState
@@ -216,39 +227,151 @@ func (h *Hub) load() error {
 		if err != nil {
 			return err
 		}
-		return tx.Scan(0, func(seq uint64, v []byte) error {
-			var le logEntry
-			if err := json.Unmarshal(v, &le); err != nil {
-				return fmt.Errorf("journal entry %d: %w", seq, err)
-			}
-			if le.Note != "" {
-				n, err := decodeNote(le.Note)
-				if err == nil {
-					err = applyNoteTxn(txn, n, false)
+		workers := runtime.GOMAXPROCS(0)
+		work := make(chan *decodeBatch)
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Go(func() {
+				for b := range work {
+					b.out = make([]decoded, len(b.raws))
+					for i, v := range b.raws {
+						b.out[i] = decodeEntry(b.seqs[i], v)
+					}
+					close(b.done)
 				}
-				if err != nil {
-					return fmt.Errorf("journal entry %d: %w", seq, err)
+			})
+		}
+		// The workers are done with the entries, which the store lends only until
+		// View returns, before it does.
+		defer func() {
+			close(work)
+			wg.Wait()
+		}()
+		var (
+			pending []*decodeBatch // sent to the workers, in journal order
+			applied int
+			last    uint64
+			seen    bool
+		)
+		applyOldest := func() error {
+			b := pending[0]
+			pending = pending[1:]
+			<-b.done
+			for _, d := range b.out {
+				switch {
+				case d.err != nil:
+					return d.err
+				case d.note != nil:
+					if err := applyNoteTxn(txn, d.note, false); err != nil {
+						return fmt.Errorf("journal entry %d: %w", d.seq, err)
+					}
+				default:
+					if _, err := applyTxn(txn, d.rv); err != nil {
+						return err
+					}
+					if d.keys != nil {
+						names[d.rv.RecordID] = d.keys
+					}
 				}
-				return setHead(txn, seq)
+				last, seen = d.seq, true
+				if applied++; applied%loadCommitEvery == 0 {
+					if err := setHead(txn, last); err != nil {
+						return err
+					}
+					txn.Commit()
+					txn = h.db.Txn(true)
+				}
 			}
-			rv, err := decodeStored(le, seq)
-			if err != nil {
-				return fmt.Errorf("journal entry %d: %w", seq, err)
+			return nil
+		}
+		cur := newDecodeBatch()
+		send := func() error {
+			work <- cur
+			pending = append(pending, cur)
+			cur = newDecodeBatch()
+			for len(pending) > 2*workers {
+				if err := applyOldest(); err != nil {
+					return err
+				}
 			}
-			if _, err = applyTxn(txn, rv); err != nil {
-				return err
+			return nil
+		}
+		err = tx.Scan(0, func(seq uint64, v []byte) error {
+			cur.seqs = append(cur.seqs, seq)
+			cur.raws = append(cur.raws, v)
+			if len(cur.seqs) < decodeBatchSize {
+				return nil
 			}
-			return setHead(txn, seq)
+			return send()
 		})
+		if err == nil && len(cur.seqs) > 0 {
+			err = send()
+		}
+		for err == nil && len(pending) > 0 {
+			err = applyOldest()
+		}
+		if err == nil && seen {
+			err = setHead(txn, last)
+		}
+		return err
 	})
 	if err != nil {
 		return err
 	}
-	if err := relinkAllTxn(txn); err != nil { // links are derived: computed once, after the replay
+	if err := relinkAllTxn(txn, names); err != nil { // links are derived: computed once, after the replay
 		return err
 	}
 	txn.Commit()
 	return nil
+}
+
+// Start-up's batches: entries decoded at a time by one worker, and entries applied
+// between commits.
+const (
+	decodeBatchSize = 256
+	loadCommitEvery = 1024
+)
+
+// decodeBatch is a batch of journal entries for a worker to decode, and what it made.
+type decodeBatch struct {
+	seqs []uint64
+	raws [][]byte
+	out  []decoded     // one for each of raws, made by the worker
+	done chan struct{} // closed once out is filled
+}
+
+func newDecodeBatch() *decodeBatch {
+	return &decodeBatch{done: make(chan struct{}),
+		seqs: make([]uint64, 0, decodeBatchSize), raws: make([][]byte, 0, decodeBatchSize)}
+}
+
+// decoded is a journal entry made ready to apply: a hub note, or a revision with its
+// name keys (nil where the matcher never reads them), or what is wrong with it.
+type decoded struct {
+	seq  uint64
+	note *hubNote
+	rv   *revision
+	keys *nameKeys
+	err  error
+}
+
+func decodeEntry(seq uint64, v []byte) decoded {
+	var le logEntry
+	if err := json.Unmarshal(v, &le); err != nil {
+		return decoded{seq: seq, err: fmt.Errorf("journal entry %d: %w", seq, err)}
+	}
+	if le.Note != "" {
+		n, err := decodeNote(le.Note)
+		if err != nil {
+			return decoded{seq: seq, err: fmt.Errorf("journal entry %d: %w", seq, err)}
+		}
+		return decoded{seq: seq, note: n}
+	}
+	rv, err := decodeStored(le, seq)
+	if err != nil {
+		return decoded{seq: seq, err: fmt.Errorf("journal entry %d: %w", seq, err)}
+	}
+	return decoded{seq: seq, rv: rv, keys: newNameKeys(rv)}
 }
 
 // decodeStored rebuilds a revision from the signed bytes the hub verified before storing.
