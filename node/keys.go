@@ -158,10 +158,8 @@ func (n *Node) loadKeys() error {
 	return nil
 }
 
-// retire records k as an earlier key whose tokens count until notAfter, durably.
-func (n *Node) retire(k *auth.Key, notAfter time.Time) error {
-	list := slices.DeleteFunc(slices.Clone(*n.key.retired.Load()), func(rk retiredKey) bool { return rk.JWK.KeyID == k.KeyID() })
-	list = append(list, retiredKey{JWK: k.PublicJWK(), NotAfter: notAfter.UTC()})
+// storeRetired makes list the node's earlier keys, durably first.
+func (n *Node) storeRetired(list []retiredKey) error {
 	raw, err := json.Marshal(list)
 	if err != nil {
 		return err
@@ -171,6 +169,13 @@ func (n *Node) retire(k *auth.Key, notAfter time.Time) error {
 	}
 	n.key.retired.Store(&list)
 	return nil
+}
+
+// retire records k as an earlier key whose tokens count until notAfter, durably.
+func (n *Node) retire(k *auth.Key, notAfter time.Time) error {
+	list := slices.DeleteFunc(slices.Clone(*n.key.retired.Load()), func(rk retiredKey) bool { return rk.JWK.KeyID == k.KeyID() })
+	list = append(list, retiredKey{JWK: k.PublicJWK(), NotAfter: notAfter.UTC()})
+	return n.storeRetired(list)
 }
 
 // keepKeys keeps a verified keys document (the compact JWS and what it says) for the
@@ -236,15 +241,7 @@ func (n *Node) noteRevocations(keys *wire.KeysDocument) error {
 	if !changed {
 		return nil
 	}
-	raw, err := json.Marshal(list)
-	if err != nil {
-		return err
-	}
-	if err := n.journal.Update(func(tx *journal.Tx) error { return tx.Put(bucketMeta, keyRetiredKeys, raw) }); err != nil {
-		return err
-	}
-	n.key.retired.Store(&list)
-	return nil
+	return n.storeRetired(list)
 }
 
 // restoreKeys gives rep the keys document the node last verified, if any.
