@@ -368,8 +368,11 @@ func (t *Tx) LastSeq() uint64 {
 }
 
 // Scan calls fn for each log entry after the given sequence number, in order, until fn
-// returns an error; ErrStop ends the scan cleanly. v is valid only during the call. An
-// entry that fails its checksum ends the scan with a *CorruptError.
+// returns an error; ErrStop ends the scan cleanly. In a write transaction v is valid only
+// during the call; in a read transaction (View) it is bbolt's slice of the mapped file,
+// valid until the transaction ends (start-up decodes entries on other goroutines before
+// it does), and never to be written to. An entry that fails its checksum ends the scan
+// with a *CorruptError.
 func (t *Tx) Scan(after uint64, fn func(seq uint64, v []byte) error) error {
 	if after == math.MaxUint64 {
 		return nil // nothing can follow the last number (and after+1 would wrap to 0)
