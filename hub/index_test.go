@@ -433,6 +433,7 @@ func TestRosterIndexMatchesScan(t *testing.T) {
 			}
 		}
 		check(round)
+		checkRecordCounts(t, f.db)
 		if now := dumpIndex(readIndex(f.db.Txn(false))); strings.Contains(now, "COUNTED") {
 			t.Fatalf("round %d: a bit set's count is off:\n%s", round, now)
 		}
@@ -496,4 +497,28 @@ func dumpIndex(ix *rosterIndex) string {
 		}
 	}
 	return b.String()
+}
+
+// checkRecordCounts: the records each program holds, as GET /v1/programs reads them
+// (tableRecordCounts), are the records of that program in the records table, after
+// commits and aborted writes alike.
+func checkRecordCounts(t *testing.T, db *memdb.MemDB) {
+	t.Helper()
+	txn := db.Txn(false)
+	want := map[string]int{}
+	it, err := txn.Get(tableRecords, indexID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		want[raw.(*entry).Program]++
+	}
+	if len(want) == 0 {
+		t.Fatal("no records: the check shows nothing")
+	}
+	for p, n := range want {
+		if got, err := recordsHeld(txn, p); err != nil || got != n {
+			t.Errorf("program %s: records held %d (%v), want %d", p, got, err, n)
+		}
+	}
 }

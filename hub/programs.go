@@ -191,10 +191,8 @@ func (h *Hub) view(p *programState) ProgramView {
 	for _, k := range p.Keys {
 		v.Keys = append(v.Keys, k.view(now))
 	}
-	if it, err := ofProgram(h.db.Txn(false), tableRecords, p.Code); err == nil {
-		for raw := it.Next(); raw != nil; raw = it.Next() {
-			v.Sync.Records++
-		}
+	if n, err := recordsHeld(h.db.Txn(false), p.Code); err == nil {
+		v.Sync.Records = n
 	}
 	return v
 }

@@ -143,6 +143,9 @@ func dbSchema() *memdb.DBSchema {
 			indexConflict: {Name: indexConflict, AllowMissing: true, Indexer: onlyIf{
 				&memdb.BoolFieldIndex{Field: "Conflict"}, func(e *entry) bool { return e.Conflict }}},
 		}},
+		tableRecordCounts: {Name: tableRecordCounts, Indexes: map[string]*memdb.IndexSchema{
+			indexID: id("Program"), // GET /v1/programs: a program's records, without counting them
+		}},
 		tableRosterIndex: {Name: tableRosterIndex, Indexes: map[string]*memdb.IndexSchema{
 			indexID: id("ID"), // the one roster index row (index.go), read with each roster query
 		}},
@@ -162,6 +165,33 @@ func dbSchema() *memdb.DBSchema {
 			indexRecord: {Name: indexRecord, Indexer: &memdb.StringSliceFieldIndex{Field: "RecordIDs"}},
 		}},
 	}}
+}
+
+// tableRecordCounts holds, per program, how many records the hub holds (entries, of
+// every kind: a record is never removed, a deleted draft keeps its tombstone).
+const tableRecordCounts = "record_counts"
+
+type recordCount struct {
+	Program string
+	N       int
+}
+
+// countRecordTxn counts a record new to the hub.
+func countRecordTxn(txn *memdb.Txn, program string) error {
+	n, err := recordsHeld(txn, program)
+	if err != nil {
+		return err
+	}
+	return txn.Insert(tableRecordCounts, &recordCount{Program: program, N: n + 1})
+}
+
+// recordsHeld is how many records of program the hub holds.
+func recordsHeld(txn *memdb.Txn, program string) (int, error) {
+	raw, err := txn.First(tableRecordCounts, indexID, program)
+	if err != nil || raw == nil {
+		return 0, err
+	}
+	return raw.(*recordCount).N, nil
 }
 
 // indexIDPrefix is the prefix form of the id index: memdb answers Get(table,
@@ -469,6 +499,11 @@ func applyTxn(txn *memdb.Txn, rv *revision) (wire.Outcome, error) {
 	}
 	if err := txn.Insert(tableRevisions, rv); err != nil {
 		return "", err
+	}
+	if len(known) == 0 { // a record the hub did not hold
+		if err := countRecordTxn(txn, rv.Program); err != nil {
+			return "", err
+		}
 	}
 	byRev[rv.Rev] = rv
 	win, leaves := winner(append(known, rv.node()))
