@@ -499,9 +499,9 @@ func dumpIndex(ix *rosterIndex) string {
 	return b.String()
 }
 
-// checkRecordCounts: the records each program holds, as GET /v1/programs reads them
-// (tableRecordCounts), are the records of that program in the records table, after
-// commits and aborted writes alike.
+// checkRecordCounts: the records and revisions each program holds, as GET /v1/programs
+// and /metrics read them (tableRecordCounts), are those of that program in the tables,
+// after commits and aborted writes alike.
 func checkRecordCounts(t *testing.T, db *memdb.MemDB) {
 	t.Helper()
 	txn := db.Txn(false)
@@ -516,9 +516,17 @@ func checkRecordCounts(t *testing.T, db *memdb.MemDB) {
 	if len(want) == 0 {
 		t.Fatal("no records: the check shows nothing")
 	}
+	revs := map[string]int{}
+	it, err = txn.Get(tableRevisions, indexID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		revs[raw.(*revision).Program]++
+	}
 	for p, n := range want {
-		if got, err := recordsHeld(txn, p); err != nil || got != n {
-			t.Errorf("program %s: records held %d (%v), want %d", p, got, err, n)
+		if got, err := countsOf(txn, p); err != nil || got.Records != n || got.Revisions != revs[p] {
+			t.Errorf("program %s: counted %+v (%v), want %d records, %d revisions", p, got, err, n, revs[p])
 		}
 	}
 }

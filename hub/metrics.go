@@ -211,18 +211,17 @@ func (c *hubCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 
-	if it, err = txn.Get(tableRecords, indexID); err == nil {
+	// Counted as records are stored (store.go), and the conflicted ones from the
+	// index that holds only them: a scrape never walks the roster.
+	if it, err = txn.Get(tableRecordCounts, indexID); err == nil {
 		for raw := it.Next(); raw != nil; raw = it.Next() {
-			e := raw.(*entry)
-			records[e.Program]++
-			if e.Conflict {
-				conflicts[e.Program]++
-			}
+			c := raw.(*recordCount)
+			records[c.Program], revisions[c.Program] = c.Records, c.Revisions
 		}
 	}
-	if it, err = txn.Get(tableRevisions, indexID); err == nil {
+	if it, err = txn.Get(tableRecords, indexConflict, true); err == nil {
 		for raw := it.Next(); raw != nil; raw = it.Next() {
-			revisions[raw.(*revision).Program]++
+			conflicts[raw.(*entry).Program]++
 		}
 	}
 	for code, n := range records {

@@ -191,8 +191,8 @@ func (h *Hub) view(p *programState) ProgramView {
 	for _, k := range p.Keys {
 		v.Keys = append(v.Keys, k.view(now))
 	}
-	if n, err := recordsHeld(h.db.Txn(false), p.Code); err == nil {
-		v.Sync.Records = n
+	if c, err := countsOf(h.db.Txn(false), p.Code); err == nil {
+		v.Sync.Records = c.Records
 	}
 	return v
 }

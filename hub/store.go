@@ -167,31 +167,37 @@ func dbSchema() *memdb.DBSchema {
 	}}
 }
 
-// tableRecordCounts holds, per program, how many records the hub holds (entries, of
-// every kind: a record is never removed, a deleted draft keeps its tombstone).
+// tableRecordCounts holds, per program, how many records and revisions the hub holds
+// (records of every kind: a record is never removed, a deleted draft keeps its
+// tombstone), so that GET /v1/programs and /metrics do not walk them.
 const tableRecordCounts = "record_counts"
 
 type recordCount struct {
-	Program string
-	N       int
+	Program   string
+	Records   int
+	Revisions int
 }
 
-// countRecordTxn counts a record new to the hub.
-func countRecordTxn(txn *memdb.Txn, program string) error {
-	n, err := recordsHeld(txn, program)
+// countTxn counts a stored revision of program, and its record if it is new to the hub.
+func countTxn(txn *memdb.Txn, program string, newRecord bool) error {
+	c, err := countsOf(txn, program)
 	if err != nil {
 		return err
 	}
-	return txn.Insert(tableRecordCounts, &recordCount{Program: program, N: n + 1})
+	c.Revisions++
+	if newRecord {
+		c.Records++
+	}
+	return txn.Insert(tableRecordCounts, &c)
 }
 
-// recordsHeld is how many records of program the hub holds.
-func recordsHeld(txn *memdb.Txn, program string) (int, error) {
+// countsOf is what the hub holds of program.
+func countsOf(txn *memdb.Txn, program string) (recordCount, error) {
 	raw, err := txn.First(tableRecordCounts, indexID, program)
 	if err != nil || raw == nil {
-		return 0, err
+		return recordCount{Program: program}, err
 	}
-	return raw.(*recordCount).N, nil
+	return *raw.(*recordCount), nil
 }
 
 // indexIDPrefix is the prefix form of the id index: memdb answers Get(table,
@@ -500,10 +506,8 @@ func applyTxn(txn *memdb.Txn, rv *revision) (wire.Outcome, error) {
 	if err := txn.Insert(tableRevisions, rv); err != nil {
 		return "", err
 	}
-	if len(known) == 0 { // a record the hub did not hold
-		if err := countRecordTxn(txn, rv.Program); err != nil {
-			return "", err
-		}
+	if err := countTxn(txn, rv.Program, len(known) == 0); err != nil {
+		return "", err
 	}
 	byRev[rv.Rev] = rv
 	win, leaves := winner(append(known, rv.node()))
