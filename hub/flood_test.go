@@ -37,6 +37,7 @@ import (
 	"github.com/alliancehub/alliancehub/internal/edge"
 	"github.com/alliancehub/alliancehub/node"
 	"github.com/alliancehub/alliancehub/schema"
+	"github.com/alliancehub/alliancehub/schema/schematest"
 )
 
 // What an Alliance may hold (schema): goals with descriptions, participants with names.
@@ -450,18 +451,7 @@ func floodCatalog(t *testing.T, n int) (*schema.Catalog, []string) {
 		defs = append(defs, d)
 		codes = append(codes, d.Code)
 	}
-	raw, err := json.Marshal(defs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(t.TempDir(), "programs.json")
-	if err := os.WriteFile(file, raw, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cat, err := schema.LoadCatalog(file)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cat := schematest.Catalog(t, defs)
 	return cat, codes
 }
 

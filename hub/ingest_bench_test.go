@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -23,6 +21,7 @@ import (
 	"github.com/alliancehub/alliancehub/hub/wire"
 	"github.com/alliancehub/alliancehub/internal/cputime"
 	"github.com/alliancehub/alliancehub/schema"
+	"github.com/alliancehub/alliancehub/schema/schematest"
 )
 
 // BenchmarkIngest measures the hub's ingest against the physical limit in one run (issue
@@ -281,18 +280,7 @@ func ingestCatalog(b testing.TB, n int) *schema.Catalog {
 		d.Code, d.Name = fmt.Sprintf("S%02d", i), fmt.Sprintf("State Plan %d", i)
 		defs = append(defs, d)
 	}
-	raw, err := json.Marshal(defs)
-	if err != nil {
-		b.Fatal(err)
-	}
-	file := filepath.Join(b.TempDir(), "programs.json")
-	if err := os.WriteFile(file, raw, 0o600); err != nil {
-		b.Fatal(err)
-	}
-	cat, err := schema.LoadCatalog(file)
-	if err != nil {
-		b.Fatal(err)
-	}
+	cat := schematest.Catalog(b, defs)
 	return cat
 }
 

@@ -1,7 +1,6 @@
 package hub
 
 import (
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -25,6 +24,7 @@ import (
 	"github.com/alliancehub/alliancehub/auth"
 	"github.com/alliancehub/alliancehub/internal/cputime"
 	"github.com/alliancehub/alliancehub/schema"
+	"github.com/alliancehub/alliancehub/schema/schematest"
 	"github.com/hashicorp/go-memdb"
 )
 
@@ -60,18 +60,7 @@ func benchCatalog(tb testing.TB) *schema.Catalog {
 			"meetings_per_year": 3,
 		})
 	}
-	data, err := json.Marshal(defs)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	file := filepath.Join(tb.TempDir(), "programs.json")
-	if err := os.WriteFile(file, data, 0o600); err != nil {
-		tb.Fatal(err)
-	}
-	cat, err := schema.LoadCatalog(file)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	cat := schematest.Catalog(tb, defs)
 	return cat
 }
 
