@@ -19,25 +19,43 @@ import (
 )
 
 // tableFeed holds one row, the feed's head: the last hub sequence number memdb shows.
-// Long polls watch it.
+// Long polls wait on its channel.
 const tableFeed = "feed"
 
+// feedHead is the feed's head. moved is closed once a transaction that moves the head
+// commits (never when one aborts): memdb is not asked to watch anything (newStateDB),
+// so the head carries its own wake-up.
 type feedHead struct {
-	ID  string // always "head"
-	Seq uint64
+	ID    string // always "head"
+	Seq   uint64
+	moved chan struct{}
 }
 
+// setHead moves the feed's head to seq in txn; the long polls waiting on the head it
+// replaces wake when txn commits.
 func setHead(txn *memdb.Txn, seq uint64) error {
-	return txn.Insert(tableFeed, &feedHead{ID: "head", Seq: seq})
+	raw, err := txn.First(tableFeed, indexID, "head")
+	if err != nil {
+		return err
+	}
+	if err := txn.Insert(tableFeed, &feedHead{ID: "head", Seq: seq, moved: make(chan struct{})}); err != nil {
+		return err
+	}
+	if raw != nil {
+		txn.Defer(func() { close(raw.(*feedHead).moved) })
+	}
+	return nil
 }
 
 // head reads the feed's head and a channel closed when it moves.
 func head(txn *memdb.Txn) (uint64, <-chan struct{}, error) {
-	ws, raw, err := txn.FirstWatch(tableFeed, indexID, "head")
+	raw, err := txn.First(tableFeed, indexID, "head")
 	if err != nil || raw == nil {
-		return 0, ws, err
+		// newStateDB makes the head, so there is always one; without it nothing wakes.
+		return 0, nil, err
 	}
-	return raw.(*feedHead).Seq, ws, nil
+	h := raw.(*feedHead)
+	return h.Seq, h.moved, nil
 }
 
 // heartbeatEvery is how often a long poll writes a blank line while it waits, so proxies

@@ -14,7 +14,6 @@ import (
 	"github.com/alliancehub/alliancehub/internal/edge"
 	"github.com/alliancehub/alliancehub/internal/journal"
 	"github.com/alliancehub/alliancehub/schema"
-	"github.com/hashicorp/go-memdb"
 )
 
 // Config configures a hub. Only cmd/ reads flags; everything else arrives here.
@@ -79,11 +78,8 @@ func New(cfg Config) (*Hub, error) {
 	if fed, ok := h.catalog.Get("FED"); ok {
 		h.loc = fed.Location()
 	}
-	if h.db, err = memdb.NewMemDB(dbSchema()); err != nil {
-		return nil, fmt.Errorf("hub: schema: %w", err)
-	}
-	if err := initRosterIndex(h.db, h.catalog); err != nil {
-		return nil, fmt.Errorf("hub: roster index: %w", err)
+	if h.db, err = newStateDB(h.catalog); err != nil {
+		return nil, fmt.Errorf("hub: state: %w", err)
 	}
 	if h.journal, err = journal.Open(cfg.DataDir); err != nil {
 		return nil, err

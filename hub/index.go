@@ -169,12 +169,10 @@ type dayStanding struct {
 	tok  *token        // the write that copied it and may change it
 }
 
-// initRosterIndex installs an empty roster index in a new, empty database. The index
-// maps programs' goal categories with catalog, which the roster views of db must use
-// too.
-func initRosterIndex(db *memdb.MemDB, catalog *schema.Catalog) error {
-	txn := db.Txn(true)
-	defer txn.Abort()
+// initRosterIndex installs an empty roster index in a new, empty database (newStateDB).
+// The index maps programs' goal categories with catalog, which the roster views of the
+// database must use too.
+func initRosterIndex(txn *memdb.Txn, catalog *schema.Catalog) error {
 	shared := &indexShared{cache: map[int32]*dayCache{}}
 	ix := &rosterIndex{ID: rosterIndexID, catalog: catalog, shared: shared, next: 1,
 		roster: &bitset{}, program: map[string]*bitset{}, level: map[string]*bitset{}, status: map[string]*bitset{},
@@ -185,11 +183,7 @@ func initRosterIndex(db *memdb.MemDB, catalog *schema.Catalog) error {
 	for o := range ix.orders {
 		ix.orders[o] = &order{}
 	}
-	if err := txn.Insert(tableRosterIndex, ix); err != nil {
-		return err
-	}
-	txn.Commit()
-	return nil
+	return txn.Insert(tableRosterIndex, ix)
 }
 
 // readIndex is the index of txn's snapshot, or nil if the database has none.

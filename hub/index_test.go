@@ -147,11 +147,8 @@ type indexFixture struct {
 func newIndexFixture(t *testing.T) *indexFixture {
 	t.Helper()
 	cat := benchCatalog(t)
-	db, err := memdb.NewMemDB(dbSchema())
+	db, err := newStateDB(cat)
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := initRosterIndex(db, cat); err != nil {
 		t.Fatal(err)
 	}
 	txn := db.Txn(true)

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -200,7 +201,7 @@ func TestNameKeys(t *testing.T) {
 	}
 	names := newNameKeys(revs[0])
 	keys := allianceKeys(revs[0].Alliance)
-	if names == nil || len(keys) == 0 || fmt.Sprint(names.keys) != fmt.Sprint(keys) {
+	if names == nil || len(keys) == 0 || !slices.Equal(names.keys, keyHashes(keys)) {
 		t.Fatalf("newNameKeys keys %v, allianceKeys %v", names, keys)
 	}
 	// Applied with the keys of another revision, relinkKeysTxn makes the record's own.

@@ -214,7 +214,7 @@ func relinkTxn(txn *memdb.Txn, id string) error {
 // for, only reads them.
 type nameKeys struct {
 	rv   *revision // the revision they are of
-	keys []string  // allianceKeys of its Alliance
+	keys []uint64  // the hashes of allianceKeys of its Alliance (keyHash)
 }
 
 // newNameKeys makes rv's name keys, or nil if relinkTxn would never read them: rv is not
@@ -223,8 +223,7 @@ func newNameKeys(rv *revision) *nameKeys {
 	if rv.Alliance == nil || rv.Alliance.SignedOn.IsZero() {
 		return nil
 	}
-	keys := allianceKeys(rv.Alliance)
-	return &nameKeys{rv: rv, keys: keys}
+	return &nameKeys{rv: rv, keys: keyHashes(allianceKeys(rv.Alliance))}
 }
 
 // relinkKeysTxn is relinkTxn with the name keys of a revision made beforehand (nil:
@@ -246,13 +245,13 @@ func relinkKeysTxn(txn *memdb.Txn, id string, pre *nameKeys) error {
 	}
 	partners := map[string]*entry{}
 	// A name with nothing to compare ("A", "Inc.") has no keys, and matches nothing.
-	var keys []string
+	var keys []uint64
 	switch {
 	case !linkable(e):
 	case pre != nil && pre.rv == e.Winner && pre.rv.Program == e.Program:
 		keys = pre.keys
 	default:
-		keys = allianceKeys(e.Winner.Alliance)
+		keys = keyHashes(allianceKeys(e.Winner.Alliance))
 	}
 	names.set(id, e.Program, keys)
 	if len(keys) > 0 {

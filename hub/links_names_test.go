@@ -5,8 +5,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/hashicorp/go-memdb"
 )
 
 // TestNameIndex: the matcher's look-up of a name key finds every record of every other
@@ -15,7 +13,7 @@ import (
 // aborts leaves the index as the last commit left it, and one that commits keeps its
 // changes.
 func TestNameIndex(t *testing.T) {
-	db, err := memdb.NewMemDB(dbSchema())
+	db, err := newStateDB(benchCatalog(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +49,7 @@ func TestNameIndex(t *testing.T) {
 		}
 		for _, own := range append(slices.Clone(programs), "B", "MIXED") {
 			for _, key := range []string{k, "i:assp", "w:nothing"} {
-				got := ni.others(key, own, nil)
+				got := ni.others(keyHash(key), own, nil)
 				var want []string
 				for id, keys := range carries {
 					if !strings.HasPrefix(id, own+"-") && slices.Contains(keys, key) {
@@ -74,7 +72,7 @@ func TestNameIndex(t *testing.T) {
 				if i == 2 {
 					keys = append(keys, "i:assp")
 				}
-				ni.set(id, p, keys)
+				ni.set(id, p, keyHashes(keys))
 				next[id] = keys
 			}
 		}
@@ -84,9 +82,9 @@ func TestNameIndex(t *testing.T) {
 	// An aborted transaction: new records, changed keys, dropped ones; none of it stays,
 	// and the next transaction (here check's) sees the last commit.
 	write(false, func(ni *nameIndex, _ map[string][]string) {
-		ni.set("NV-9", "NV", []string{k})
-		ni.set("MI-0", "MI", []string{"i:assp"})
-		ni.set("MI-0", "MI", []string{"w:nothing"})
+		ni.set("NV-9", "NV", keyHashes([]string{k}))
+		ni.set("MI-0", "MI", keyHashes([]string{"i:assp"}))
+		ni.set("MI-0", "MI", keyHashes([]string{"w:nothing"}))
 		ni.set("A-2", "", nil)
 		ni.set("ZZ-1", "", nil)
 	})
@@ -94,9 +92,9 @@ func TestNameIndex(t *testing.T) {
 
 	// A committed transaction of the same changes keeps them.
 	write(true, func(ni *nameIndex, next map[string][]string) {
-		ni.set("NV-9", "NV", []string{k})
+		ni.set("NV-9", "NV", keyHashes([]string{k}))
 		next["NV-9"] = []string{k}
-		ni.set("MI-0", "MI", []string{"w:nothing"})
+		ni.set("MI-0", "MI", keyHashes([]string{"w:nothing"}))
 		next["MI-0"] = []string{"w:nothing"}
 		ni.set("A-2", "", nil)
 		delete(next, "A-2")
@@ -108,7 +106,7 @@ func TestNameIndex(t *testing.T) {
 		write(false, func(ni *nameIndex, _ map[string][]string) { ni.set("M-0", "", nil) })
 	}
 	write(true, func(ni *nameIndex, next map[string][]string) {
-		ni.set("ZZ-0", "ZZ", []string{"i:assp"})
+		ni.set("ZZ-0", "ZZ", keyHashes([]string{"i:assp"}))
 		next["ZZ-0"] = []string{"i:assp"}
 	})
 	check("after aborts then a commit")

@@ -7,7 +7,6 @@ import (
 	"github.com/alliancehub/alliancehub/hub/wire"
 	"github.com/alliancehub/alliancehub/schema"
 	"github.com/google/go-cmp/cmp"
-	"github.com/hashicorp/go-memdb"
 )
 
 // alliance is a signed Alliance of program with one participant.
@@ -74,7 +73,7 @@ func TestLinkRule(t *testing.T) {
 // TestRelink: links come and go with the records' revisions; a program's own records
 // are never linked to each other; a decided link stays while both records are shown.
 func TestRelink(t *testing.T) {
-	db, err := memdb.NewMemDB(dbSchema())
+	db, err := newStateDB(benchCatalog(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"hash/maphash"
 	"slices"
 
 	"github.com/hashicorp/go-memdb"
@@ -25,24 +26,45 @@ type nameIndexRow struct {
 	index *nameIndex
 }
 
-// nameIndex maps name keys to the records carrying them.
+// nameIndex maps name keys to the records carrying them. Keys are held as 64-bit hashes
+// (keyHash), a fifth of the memory of the strings in maps of maps they were (issue 7):
+// two keys that share a hash only make the matcher compare two more records, whose
+// names it then compares in full (compareAlliances), so a collision never makes a link.
 type nameIndex struct {
-	byKey map[string]map[string]map[string]struct{} // key -> program -> record ids
-	byID  map[string]nameEntry                      // record id -> what it carries
+	byKey map[uint64][]nameRef // key hash -> the records carrying the key
+	byID  map[string]nameEntry // record id -> what it carries
 
 	txn  *memdb.Txn // the write transaction whose changes undo holds
 	undo []nameUndo // what set replaced, oldest first
 }
 
+// nameRef is a record carrying a key: its id and program.
+type nameRef struct{ id, program string }
+
 type nameEntry struct {
 	program string
-	keys    []string
+	keys    []uint64
 }
 
 type nameUndo struct {
 	id   string
 	had  bool
 	prev nameEntry
+}
+
+// nameSeed seeds keyHash: the index lives in memory only, so any seed will do.
+var nameSeed = maphash.MakeSeed()
+
+// keyHash is the hash the name index holds a name key (schema.NameKeys) by.
+func keyHash(k string) uint64 { return maphash.String(nameSeed, k) }
+
+// keyHashes are the hashes of keys, in their order.
+func keyHashes(keys []string) []uint64 {
+	hs := make([]uint64, len(keys))
+	for i, k := range keys {
+		hs[i] = keyHash(k)
+	}
+	return hs
 }
 
 // nameIndexOf is the name index as txn, a write transaction, may use and change it:
@@ -53,8 +75,7 @@ func nameIndexOf(txn *memdb.Txn) (*nameIndex, error) {
 		return nil, err
 	}
 	if raw == nil {
-		row := &nameIndexRow{ID: "names", index: &nameIndex{
-			byKey: map[string]map[string]map[string]struct{}{}, byID: map[string]nameEntry{}}}
+		row := &nameIndexRow{ID: "names", index: &nameIndex{byKey: map[uint64][]nameRef{}, byID: map[string]nameEntry{}}}
 		if err := txn.Insert(tableNameIndex, row); err != nil {
 			return nil, err
 		}
@@ -82,26 +103,33 @@ func (ni *nameIndex) rollback() {
 	ni.undo = ni.undo[:0]
 }
 
-// set makes keys (none: nothing) what record id of program carries.
-func (ni *nameIndex) set(id, program string, keys []string) {
+// set makes the keys with hashes keys (none: nothing) what record id of program
+// carries.
+func (ni *nameIndex) set(id, program string, keys []uint64) {
 	prev, had := ni.byID[id]
 	if !had && len(keys) == 0 {
 		return
+	}
+	if had && prev.program == program && slices.Equal(prev.keys, keys) {
+		return // the revision changed nothing the matcher reads
 	}
 	ni.undo = append(ni.undo, nameUndo{id: id, had: had, prev: prev})
 	ni.put(id, program, keys)
 }
 
-func (ni *nameIndex) put(id, program string, keys []string) {
+func (ni *nameIndex) put(id, program string, keys []uint64) {
 	if prev, ok := ni.byID[id]; ok {
 		for _, k := range prev.keys {
-			progs := ni.byKey[k]
-			delete(progs[prev.program], id)
-			if len(progs[prev.program]) == 0 {
-				delete(progs, prev.program)
+			refs := ni.byKey[k]
+			if i := slices.IndexFunc(refs, func(r nameRef) bool { return r.id == id }); i >= 0 {
+				refs[i] = refs[len(refs)-1]
+				refs[len(refs)-1] = nameRef{}
+				refs = refs[:len(refs)-1]
 			}
-			if len(progs) == 0 {
+			if len(refs) == 0 {
 				delete(ni.byKey, k)
+			} else {
+				ni.byKey[k] = refs
 			}
 		}
 		delete(ni.byID, id)
@@ -109,32 +137,18 @@ func (ni *nameIndex) put(id, program string, keys []string) {
 	if len(keys) == 0 {
 		return
 	}
-	ni.byID[id] = nameEntry{program: program, keys: slices.Clone(keys)}
+	ni.byID[id] = nameEntry{program: program, keys: slices.Clip(slices.Clone(keys))}
 	for _, k := range keys {
-		progs := ni.byKey[k]
-		if progs == nil {
-			progs = map[string]map[string]struct{}{}
-			ni.byKey[k] = progs
-		}
-		ids := progs[program]
-		if ids == nil {
-			ids = map[string]struct{}{}
-			progs[program] = ids
-		}
-		ids[id] = struct{}{}
+		ni.byKey[k] = append(ni.byKey[k], nameRef{id: id, program: program})
 	}
 }
 
-// others appends to ids the records of programs other than program that carry key k:
-// a program's own records, which never link with one another, are never read, however
-// many there are.
-func (ni *nameIndex) others(k, program string, ids []string) []string {
-	for p, set := range ni.byKey[k] {
-		if p == program {
-			continue
-		}
-		for id := range set {
-			ids = append(ids, id)
+// others appends to ids the records of programs other than program that carry the key
+// with hash k.
+func (ni *nameIndex) others(k uint64, program string, ids []string) []string {
+	for _, r := range ni.byKey[k] {
+		if r.program != program {
+			ids = append(ids, r.id)
 		}
 	}
 	return ids

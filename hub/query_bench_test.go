@@ -192,7 +192,7 @@ func benchRoster(tb testing.TB, db *memdb.MemDB, cat *schema.Catalog, n int) {
 			if err != nil {
 				tb.Fatal(err)
 			}
-			names.set(a.ID, a.Program, allianceKeys(a))
+			names.set(a.ID, a.Program, keyHashes(allianceKeys(a)))
 		}
 	}
 	for i := range n {

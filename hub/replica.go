@@ -12,7 +12,6 @@ import (
 	"github.com/alliancehub/alliancehub/auth"
 	"github.com/alliancehub/alliancehub/hub/wire"
 	"github.com/alliancehub/alliancehub/schema"
-	"github.com/hashicorp/go-memdb"
 	"github.com/labstack/echo/v4"
 )
 
@@ -52,11 +51,8 @@ func NewReplica(catalog *schema.Catalog) (*Replica, error) {
 			return nil, err
 		}
 	}
-	db, err := memdb.NewMemDB(dbSchema())
+	db, err := newStateDB(catalog)
 	if err != nil {
-		return nil, err
-	}
-	if err := initRosterIndex(db, catalog); err != nil {
 		return nil, err
 	}
 	r := &Replica{rosterView: rosterView{db: db, catalog: catalog}}

@@ -106,6 +106,35 @@ type logEntry struct {
 	Note       string    `json:"note,omitempty"` // or the hub's own signed note (notes.go)
 }
 
+// newStateDB makes the empty memdb state of a hub or replica: its tables, an empty
+// roster index and the change feed's head.
+//
+// It is memdb's snapshot of a new database rather than the database itself: memdb
+// tracks the radix nodes a write changes on its primary database only, to close their
+// watch channels at commit, and past 8,192 changed nodes in one index it finds them by
+// comparing the whole old and new trees (go-immutable-radix's slowNotify), a cost in
+// proportion to everything held, paid by every large transaction (a group commit that
+// makes many links, start-up). Nothing here watches memdb's channels: long polls wait on
+// the feed head's own channel (setHead), and the caches that use a root's channel only
+// compare it, which a snapshot's writes replace just the same (index_cache.go).
+func newStateDB(catalog *schema.Catalog) (*memdb.MemDB, error) {
+	primary, err := memdb.NewMemDB(dbSchema())
+	if err != nil {
+		return nil, err
+	}
+	db := primary.Snapshot()
+	txn := db.Txn(true)
+	defer txn.Abort()
+	if err := initRosterIndex(txn, catalog); err != nil {
+		return nil, err
+	}
+	if err := setHead(txn, 0); err != nil {
+		return nil, err
+	}
+	txn.Commit()
+	return db, nil
+}
+
 func dbSchema() *memdb.DBSchema {
 	id := func(field string) *memdb.IndexSchema {
 		return &memdb.IndexSchema{Name: indexID, Unique: true, Indexer: &memdb.StringFieldIndex{Field: field}}
