@@ -44,12 +44,12 @@ func (h *Hub) Bundle(id string) (*wire.Bundle, error) {
 	}
 	var seqs []uint64
 	for _, rid := range ids {
-		it, err := revisionsOf(txn, rid)
+		revs, err := revisionsOf(txn, rid)
 		if err != nil {
 			return nil, err
 		}
-		for raw := it.Next(); raw != nil; raw = it.Next() {
-			seqs = append(seqs, raw.(*revision).HubSeq)
+		for _, r := range revs {
+			seqs = append(seqs, r.HubSeq)
 		}
 	}
 	slices.Sort(seqs)

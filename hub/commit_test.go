@@ -141,13 +141,9 @@ func stateOf(t *testing.T, h *Hub) hubState {
 	for raw := it.Next(); raw != nil; raw = it.Next() {
 		e := raw.(*entry)
 		s.Records[e.ID] = e.Winner.Rev
-	}
-	if it, err = txn.Get(tableRevisions, indexID); err != nil {
-		t.Fatal(err)
-	}
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		rv := raw.(*revision)
-		s.Revisions = append(s.Revisions, fmt.Sprintf("%s %d", rv.Key, rv.HubSeq))
+		for _, rv := range e.Revs {
+			s.Revisions = append(s.Revisions, fmt.Sprintf("%s %s %d", rv.RecordID, rv.Rev, rv.HubSeq))
+		}
 	}
 	s.Head, _, err = head(txn)
 	if err != nil {
@@ -423,9 +419,9 @@ func TestGroupCommitAsSerial(t *testing.T) {
 				if err != nil {
 					return err
 				}
-				raw, err := h.db.Txn(false).First(tableRevisions, indexID, rv.Key)
-				if err != nil || raw == nil || raw.(*revision).HubSeq != seq {
-					return fmt.Errorf("journal entry %d (%s) is not memdb's revision %v", seq, rv.Key, raw)
+				got, err := revisionOf(h.db.Txn(false), rv.RecordID, rv.Rev)
+				if err != nil || got == nil || got.HubSeq != seq {
+					return fmt.Errorf("journal entry %d (%s %s) is not memdb's revision %v", seq, rv.RecordID, rv.Rev, got)
 				}
 				return nil
 			})

@@ -71,14 +71,9 @@ const maxAckNote = 2000
 
 // conflictOf describes an entry's conflict from the stored revisions of its record.
 func conflictOf(txn *memdb.Txn, e *entry) (*Conflict, error) {
-	it, err := revisionsOf(txn, e.ID)
-	if err != nil {
-		return nil, err
-	}
 	var nodes []revNode
 	byRev := map[string]*revision{}
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		r := raw.(*revision)
+	for _, r := range e.Revs {
 		nodes = append(nodes, r.node())
 		byRev[r.Rev] = r
 	}
@@ -276,11 +271,7 @@ func (h *rosterView) ReportAt(id, rev string) (*schema.Report, error) {
 
 // revisionAt is revision rev of record id, nil if not stored.
 func (h *rosterView) revisionAt(id, rev string) (*revision, error) {
-	raw, err := h.db.Txn(false).First(tableRevisions, indexID, id+" "+rev)
-	if raw == nil || err != nil {
-		return nil, err
-	}
-	return raw.(*revision), nil
+	return revisionOf(h.db.Txn(false), id, rev)
 }
 
 // Conflict queue page sizes.

@@ -20,17 +20,20 @@ func revisionRefs(txn *memdb.Txn, program string, inRange func(id string) bool) 
 		err error
 	)
 	if program != "" {
-		it, err = ofProgram(txn, tableRevisions, program)
+		it, err = ofProgram(txn, tableRecords, program)
 	} else {
-		it, err = txn.Get(tableRevisions, indexID)
+		it, err = txn.Get(tableRecords, indexID)
 	}
 	if err != nil {
 		return nil, err
 	}
 	out := map[string][]wire.RevisionRef{}
 	for raw := it.Next(); raw != nil; raw = it.Next() {
-		r := raw.(*revision)
-		if inRange == nil || inRange(r.RecordID) {
+		e := raw.(*entry)
+		if inRange != nil && !inRange(e.ID) {
+			continue
+		}
+		for _, r := range e.Revs {
 			out[r.Program] = append(out[r.Program], wire.RevisionRef{ID: r.RecordID, Rev: r.Rev, Seq: r.HubSeq})
 		}
 	}

@@ -298,7 +298,7 @@ func FuzzPush(f *testing.F) {
 			if r.ID != recs[i].ID || r.Rev != recs[i].Rev || r.Seq != recs[i].Seq || r.Seq < b.SeqFrom || r.Seq > b.SeqTo {
 				t.Fatalf("record %d (%s %s seq %d) answered as %+v in batch %d..%d", i, recs[i].ID, recs[i].Rev, recs[i].Seq, r, b.SeqFrom, b.SeqTo)
 			}
-			if raw, err := h.db.Txn(false).First(tableRevisions, indexID, r.ID+" "+r.Rev); err != nil || raw == nil {
+			if got, err := revisionOf(h.db.Txn(false), r.ID, r.Rev); err != nil || got == nil {
 				t.Fatalf("record %s %s answered %s, but the hub does not hold it", r.ID, r.Rev, r.Outcome)
 			}
 		}

@@ -70,16 +70,10 @@ func (h *rosterView) Entry(id string, asOf schema.Date) (*RosterEntry, error) {
 		return nil, err
 	}
 	out := &RosterEntry{RosterItem: item, Revisions: []RevisionView{}, Reports: []ReportRef{}}
-	it, err := revisionsOf(txn, id)
-	if err != nil {
-		return nil, err
-	}
+	revs := e.Revs
 	var nodes []revNode
-	var revs []*revision
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		r := raw.(*revision)
+	for _, r := range revs {
 		nodes = append(nodes, r.node())
-		revs = append(revs, r)
 	}
 	leaf := map[string]bool{}
 	for _, l := range leavesOf(nodes) {

@@ -363,20 +363,20 @@ func family(k schema.Kind) schema.Kind {
 // (an Alliance id never carries a report, nor the reverse), and a tombstone may only
 // follow a stored draft: signed Alliances conclude or are terminated, never deleted.
 func admissible(txn *memdb.Txn, rv *revision) string {
-	raw, err := txn.First(tableRevisions, indexIDPrefix, rv.RecordID+" ")
-	if err == nil && raw != nil {
-		if have := family(raw.(*revision).Kind); have != family(rv.Kind) {
+	e, err := entryOf(txn, rv.RecordID)
+	if err == nil && e != nil {
+		if have := e.Kind; have != family(rv.Kind) {
 			return fmt.Sprintf("record %s is a %s; a %s revision cannot join it", rv.RecordID, have, rv.Kind)
 		}
 	}
 	if rv.Kind != schema.KindTombstone {
 		return ""
 	}
-	raw, err = txn.First(tableRevisions, indexID, rv.RecordID+" "+rv.Prev)
-	if err != nil || raw == nil {
+	prev, err := revisionOf(txn, rv.RecordID, rv.Prev)
+	if err != nil || prev == nil {
 		return fmt.Sprintf("a tombstone must follow a stored revision; %s %s is not one", rv.RecordID, rv.Prev)
 	}
-	if prev := raw.(*revision); prev.Alliance == nil || prev.Alliance.Status != schema.StatusDraft {
+	if prev.Alliance == nil || prev.Alliance.Status != schema.StatusDraft {
 		return fmt.Sprintf("only a draft is deleted; %s %s is not a draft, and a signed Alliance concludes or is terminated", rv.RecordID, rv.Prev)
 	}
 	return ""

@@ -156,7 +156,6 @@ func BenchmarkApplyTxn(b *testing.B) {
 		for i, rv := range base {
 			c := *rv
 			c.RecordID = fmt.Sprintf("NV-bench%012d", n+i)
-			c.Key = c.RecordID + " " + c.Rev
 			revs[i] = &c
 			names[i] = newNameKeys(&c) // made while checking the batch, outside the lock
 		}

@@ -180,7 +180,6 @@ func benchRoster(tb testing.TB, db *memdb.MemDB, cat *schema.Catalog, n int) {
 	apply := func(rv *revision) {
 		seq++
 		rv.HubSeq, rv.ReceivedAt, rv.SignedAt, rv.Kid = seq, received, received, rv.Program+"-key-1"
-		rv.Key = rv.RecordID + " " + rv.Rev
 		if _, err := applyTxn(txn, rv); err != nil {
 			tb.Fatal(err)
 		}

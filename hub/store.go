@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,7 +21,6 @@ import (
 const (
 	tablePrograms  = "programs"
 	tableKeys      = "keys"
-	tableRevisions = "revisions"
 	tableRecords   = "records"
 	tableAcks      = "acks"
 
@@ -62,7 +63,6 @@ type programState struct {
 
 // revision is one stored signed revision of a record.
 type revision struct {
-	Key        string // RecordID + " " + Rev
 	RecordID   string
 	Program    string
 	Rev        string
@@ -93,6 +93,11 @@ type entry struct {
 	Winner     *revision
 	Conflict   bool
 	ord        uint32 // the roster index's ordinal (index.go); 0: never on the roster
+	// Revs are every stored revision of the record, in rev order (Winner among them).
+	// They live in the entry rather than in a table of their own, where each cost a
+	// radix leaf of some 600 bytes to write and to hold (issue 7); a new revision makes a
+	// new entry with a new slice, so a snapshot's slice never changes.
+	Revs []*revision
 }
 
 // onRoster reports whether the entry is an Alliance the roster shows: not a report, and
@@ -147,11 +152,6 @@ func dbSchema() *memdb.DBSchema {
 			indexID: id("Kid"), // signature and token verification by kid
 			// program serves the keys listed per program
 			indexProgram: {Name: indexProgram, Indexer: &memdb.StringFieldIndex{Field: "Program"}},
-		}},
-		tableRevisions: {Name: tableRevisions, Indexes: map[string]*memdb.IndexSchema{
-			// one revision of one record; and, by prefix, a record's revisions
-			// (reconciliation) or a program's (the digest backstop): revisionsOf, ofProgram
-			indexID: id("Key"),
 		}},
 		tableAcks: {Name: tableAcks, Indexes: map[string]*memdb.IndexSchema{
 			indexID: id("ID"), // DCSP's acknowledgement of a conflict, by record id
@@ -233,15 +233,29 @@ func countsOf(txn *memdb.Txn, program string) (recordCount, error) {
 // indexIDPrefix, p) with the rows whose id begins with p, in id order.
 const indexIDPrefix = indexID + "_prefix"
 
-// revisionsOf iterates the stored revisions of one record in Key order. A revision's
-// Key is its record's id, a space and its rev, and ids hold no spaces, so a prefix of
-// the id index finds them: an index of their own would cost each revision another
-// radix leaf to write and to hold (issue 7).
-func revisionsOf(txn *memdb.Txn, recordID string) (memdb.ResultIterator, error) {
-	return txn.Get(tableRevisions, indexIDPrefix, recordID+" ")
+// revisionsOf is the stored revisions of one record in rev order (none: not stored).
+// The slice is the snapshot's: never change it.
+func revisionsOf(txn *memdb.Txn, recordID string) ([]*revision, error) {
+	e, err := entryOf(txn, recordID)
+	if err != nil || e == nil {
+		return nil, err
+	}
+	return e.Revs, nil
 }
 
-// ofProgram iterates one program's rows of table (records or revisions) in id order.
+// revisionOf is revision rev of a record, nil if not stored.
+func revisionOf(txn *memdb.Txn, recordID, rev string) (*revision, error) {
+	revs, err := revisionsOf(txn, recordID)
+	if err != nil {
+		return nil, err
+	}
+	if i, ok := slices.BinarySearchFunc(revs, rev, func(r *revision, rev string) int { return strings.Compare(r.Rev, rev) }); ok {
+		return revs[i], nil
+	}
+	return nil, nil
+}
+
+// ofProgram iterates one program's rows of table (records) in id order.
 // Every id begins with its program's code and a hyphen, which no code holds
 // (schema.ProgramOfID), and the hub stores a record only for the program its id names.
 func ofProgram(txn *memdb.Txn, table, program string) (memdb.ResultIterator, error) {
@@ -486,7 +500,7 @@ func newRevision(rec *schema.Record, body any, kid string, received time.Time, s
 		return nil, err
 	}
 	rv := &revision{
-		Key: rec.ID + " " + rec.Rev, RecordID: rec.ID, Program: rec.Program,
+		RecordID: rec.ID, Program: rec.Program,
 		Rev: rec.Rev, Prev: rec.PrevRev, Gen: gen, Hash: hash,
 		Kid: kid, SignedAt: rec.IssuedAt, ReceivedAt: received, HubSeq: seq, Kind: rec.Kind,
 		Resolves: rec.Resolves,
@@ -517,30 +531,30 @@ func insertProgramTxn(txn *memdb.Txn, p *programState) error {
 // applyTxn reconciles one verified revision into the roster inside a write transaction
 // and returns its outcome. Duplicates and stale revisions change nothing.
 func applyTxn(txn *memdb.Txn, rv *revision) (wire.Outcome, error) {
-	it, err := revisionsOf(txn, rv.RecordID)
+	stored, err := revisionsOf(txn, rv.RecordID)
 	if err != nil {
 		return "", err
 	}
-	var known []revNode
-	byRev := map[string]*revision{}
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		r := raw.(*revision)
+	known := make([]revNode, 0, len(stored)+1)
+	for _, r := range stored {
 		known = append(known, r.node())
-		byRev[r.Rev] = r
 	}
 	out := decide(known, rv.node())
 	if !stores(out) {
 		return out, nil
 	}
-	if err := txn.Insert(tableRevisions, rv); err != nil {
-		return "", err
-	}
 	if err := countTxn(txn, rv.Program, len(known) == 0); err != nil {
 		return "", err
 	}
-	byRev[rv.Rev] = rv
+	i, _ := slices.BinarySearchFunc(stored, rv.Rev, func(r *revision, rev string) int { return strings.Compare(r.Rev, rev) })
+	revs := slices.Insert(slices.Clip(stored), i, rv) // a new slice: the snapshot's stays
 	win, leaves := winner(append(known, rv.node()))
-	e := &entry{ID: rv.RecordID, Program: rv.Program, AllianceID: rv.RecordID, Winner: byRev[win.Rev], Conflict: leaves > 1}
+	e := &entry{ID: rv.RecordID, Program: rv.Program, AllianceID: rv.RecordID, Conflict: leaves > 1, Revs: revs}
+	for _, r := range revs {
+		if r.Rev == win.Rev {
+			e.Winner = r
+		}
+	}
 	e.Kind = family(e.Winner.Kind)
 	if r := e.Winner.Report; r != nil {
 		e.AllianceID = r.AllianceID
