@@ -43,11 +43,46 @@ var ErrUnknownLink = errors.New("no such link")
 const maxLinkNote = 2000
 
 // linkRow is one link in memdb. Objects read from memdb are shared: copy before changing.
+// It holds the pair and DCSP's decision only: what the link shows (the names matched,
+// the discrepancies) follows from the two records' winners and is made when it is shown
+// (linkOf). Held, it was a few kilobytes of maps and messages a link, and at 1,000,000
+// records there are hundreds of thousands of links (issue 7). Any new winner of either
+// record rewrites the row (relinkTxn), so a snapshot's rows and entries agree.
 type linkRow struct {
 	ID        string
 	RecordIDs []string // the two record ids, sorted
 	State     string
-	Link      *wire.Link
+	Decision  *wire.LinkDecision // nil while proposed
+}
+
+// linkOf is the link a row stands for, as the API shows it.
+func linkOf(txn *memdb.Txn, row *linkRow) (wire.Link, error) {
+	var es [2]*entry
+	for i, id := range row.RecordIDs {
+		e, err := entryOf(txn, id)
+		if err != nil {
+			return wire.Link{}, err
+		}
+		if e == nil || !e.onRoster() {
+			return wire.Link{}, fmt.Errorf("link %s: record %s is not on the roster", row.ID, id)
+		}
+		es[i] = e
+	}
+	l, _ := compareAlliances(es[0].Winner.Alliance, es[1].Winner.Alliance)
+	l.State, l.Decision = wire.LinkState(row.State), row.Decision
+	return *l, nil
+}
+
+// decidedIndex indexes the decided links (confirmed, rejected) by state, and not the
+// proposed ones, most of them: GET /v1/links?state=proposed walks the id index instead,
+// and each link costs one radix leaf fewer.
+type decidedIndex struct{ *memdb.StringFieldIndex }
+
+func (d decidedIndex) FromObject(obj any) (bool, []byte, error) {
+	if obj.(*linkRow).State == string(wire.LinkProposed) {
+		return false, nil, nil
+	}
+	return d.StringFieldIndex.FromObject(obj)
 }
 
 // linkDecision is DCSP's decision on a link, as the journal keeps it.
@@ -308,7 +343,7 @@ func relinkKeysTxn(txn *memdb.Txn, id string, pre *nameKeys) error {
 		} else if !ok {
 			continue
 		}
-		row := &linkRow{ID: l.ID, RecordIDs: []string{l.Records[0].ID, l.Records[1].ID}, State: string(l.State), Link: l}
+		row := &linkRow{ID: l.ID, RecordIDs: []string{l.Records[0].ID, l.Records[1].ID}, State: string(l.State), Decision: l.Decision}
 		if err := txn.Insert(tableLinks, row); err != nil {
 			return err
 		}
@@ -354,7 +389,11 @@ func linksOf(txn *memdb.Txn, id string) ([]wire.Link, error) {
 	}
 	out := []wire.Link{}
 	for raw := it.Next(); raw != nil; raw = it.Next() {
-		out = append(out, *raw.(*linkRow).Link)
+		l, err := linkOf(txn, raw.(*linkRow))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l)
 	}
 	slices.SortFunc(out, func(a, b wire.Link) int { return strings.Compare(a.ID, b.ID) })
 	return out, nil
@@ -390,7 +429,7 @@ func (h *rosterView) Links(q LinkQuery) (*LinkPage, error) {
 		it  memdb.ResultIterator
 		err error
 	)
-	if q.State != "" {
+	if q.State != "" && q.State != wire.LinkProposed {
 		it, err = txn.Get(tableLinks, indexState, string(q.State)) // in id order within a state
 	} else {
 		it, err = txn.Get(tableLinks, indexID)
@@ -400,15 +439,22 @@ func (h *rosterView) Links(q LinkQuery) (*LinkPage, error) {
 	}
 	page := &LinkPage{Items: []wire.Link{}}
 	for raw := it.Next(); raw != nil; raw = it.Next() {
-		l := raw.(*linkRow).Link
-		if q.Program != "" && l.Records[0].Program != q.Program && l.Records[1].Program != q.Program {
+		row := raw.(*linkRow)
+		if q.State != "" && row.State != string(q.State) {
+			continue
+		}
+		if q.Program != "" && !strings.HasPrefix(row.RecordIDs[0], q.Program+"-") && !strings.HasPrefix(row.RecordIDs[1], q.Program+"-") {
 			continue
 		}
 		page.Total++
 		switch {
-		case l.ID <= after:
+		case row.ID <= after:
 		case q.Limit == 0 || len(page.Items) < q.Limit:
-			page.Items = append(page.Items, *l)
+			l, err := linkOf(txn, row)
+			if err != nil {
+				return nil, err
+			}
+			page.Items = append(page.Items, l)
 		case page.NextPageToken == "":
 			page.NextPageToken = base64.RawURLEncoding.EncodeToString([]byte(page.Items[len(page.Items)-1].ID))
 		}
@@ -418,14 +464,18 @@ func (h *rosterView) Links(q LinkQuery) (*LinkPage, error) {
 
 // Link is one link by id.
 func (h *rosterView) Link(id string) (*wire.Link, error) {
-	raw, err := h.db.Txn(false).First(tableLinks, indexID, id)
+	txn := h.db.Txn(false)
+	raw, err := txn.First(tableLinks, indexID, id)
 	if err != nil {
 		return nil, err
 	}
 	if raw == nil {
 		return nil, fmt.Errorf("%w: %s", ErrUnknownLink, id)
 	}
-	l := *raw.(*linkRow).Link
+	l, err := linkOf(txn, raw.(*linkRow))
+	if err != nil {
+		return nil, err
+	}
 	return &l, nil
 }
 
@@ -444,7 +494,8 @@ func (h *Hub) DecideLink(id string, state wire.LinkState, by, note string) (*wir
 	// one the decision is written on.
 	h.writeMu.Lock()
 	defer h.writeMu.Unlock()
-	raw, err := h.db.Txn(false).First(tableLinks, indexID, id)
+	read := h.db.Txn(false)
+	raw, err := read.First(tableLinks, indexID, id)
 	if err != nil {
 		return nil, err
 	}
@@ -452,7 +503,10 @@ func (h *Hub) DecideLink(id string, state wire.LinkState, by, note string) (*wir
 		return nil, fmt.Errorf("%w: %s", ErrUnknownLink, id)
 	}
 	row := *raw.(*linkRow)
-	l := *row.Link
+	l, err := linkOf(read, &row)
+	if err != nil {
+		return nil, err
+	}
 	d := &linkDecision{ID: id, RecordIDs: row.RecordIDs, LinkDecision: wire.LinkDecision{
 		State: state, By: by, At: h.now().UTC(), Note: note,
 		Revs: map[string]string{l.Records[0].ID: l.Records[0].Rev, l.Records[1].ID: l.Records[1].Rev},
@@ -469,7 +523,7 @@ func (h *Hub) DecideLink(id string, state wire.LinkState, by, note string) (*wir
 	}
 	dec := d.LinkDecision
 	l.State, l.Decision = state, &dec
-	row.State, row.Link = string(state), &l
+	row.State, row.Decision = string(state), &dec
 	if err := txn.Insert(tableLinks, &row); err != nil {
 		return nil, err
 	}

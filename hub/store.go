@@ -183,7 +183,8 @@ func dbSchema() *memdb.DBSchema {
 			// record serves a record's links (roster items, the change feed) and relinking
 			indexRecord: {Name: indexRecord, Indexer: &memdb.StringSliceFieldIndex{Field: "RecordIDs"}},
 			// state serves GET /v1/links?state=
-			indexState: {Name: indexState, Indexer: &memdb.StringFieldIndex{Field: "State"}},
+			// (decided links only: decidedIndex)
+			indexState: {Name: indexState, AllowMissing: true, Indexer: decidedIndex{&memdb.StringFieldIndex{Field: "State"}}},
 		}},
 		tableNameIndex: {Name: tableNameIndex, Indexes: map[string]*memdb.IndexSchema{
 			indexID: id("ID"), // the one name index row (names.go), for the matcher
