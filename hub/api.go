@@ -177,7 +177,9 @@ func (h *rosterView) serveRoster(c echo.Context, today schema.Date) error {
 		c.Response().Header().Set(echo.HeaderContentType, "text/csv; charset=utf-8")
 		c.Response().Header().Set(echo.HeaderContentDisposition, `attachment; filename="roster.csv"`)
 		c.Response().WriteHeader(http.StatusOK)
-		return h.WriteRosterCSV(c.Response(), q)
+		// A million rows take longer than the server's write timeout: the export is
+		// bounded by a reader that stops reading instead.
+		return h.WriteRosterCSV(edge.Streaming(c.Response(), c.Response().Writer), q)
 	}
 	if _, pretty := c.QueryParams()["pretty"]; pretty || c.Echo().Debug {
 		page, err := h.Roster(q)

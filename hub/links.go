@@ -53,6 +53,7 @@ type linkRow struct {
 	RecordIDs []string // the two record ids, sorted
 	State     string
 	Decision  *wire.LinkDecision // nil while proposed
+	Pairs     []uint16           // the participants that match (matchNames)
 }
 
 // linkOf is the link a row stands for, as the API shows it.
@@ -68,7 +69,7 @@ func linkOf(txn *memdb.Txn, row *linkRow) (wire.Link, error) {
 		}
 		es[i] = e
 	}
-	l, _ := compareAlliances(es[0].Winner.Alliance, es[1].Winner.Alliance)
+	l := linkFrom(es[0].Winner.Alliance, es[1].Winner.Alliance, row.Pairs)
 	l.State, l.Decision = wire.LinkState(row.State), row.Decision
 	return *l, nil
 }
@@ -145,7 +146,42 @@ func compareAlliances(a, b *schema.Alliance) (l *wire.Link, ok bool) {
 	if b.ID < a.ID {
 		a, b = b, a
 	}
-	l = &wire.Link{
+	pairs, ok := linkRule(a, b)
+	return linkFrom(a, b, pairs), ok
+}
+
+// linkRule is the matcher's rule for a and b: ok when a participant name matches (pairs,
+// by matchNames) and both are signed with overlapping terms.
+func linkRule(a, b *schema.Alliance) (pairs []uint16, ok bool) {
+	pairs = matchNames(a, b)
+	return pairs, len(pairs) > 0 && !a.SignedOn.IsZero() && !b.SignedOn.IsZero() && overlap(a, b)
+}
+
+// matchNames is which participants of a match which of b (schema.Name.Matches), as
+// pairs of indexes: a's, then b's. Parsing and comparing names is most of what a
+// comparison costs, so a link row keeps these pairs and shows the link from them
+// (linkOf) without comparing names again.
+func matchNames(a, b *schema.Alliance) []uint16 {
+	var pairs []uint16
+	namesB := make([]schema.Name, len(b.Participants))
+	for j, pb := range b.Participants {
+		namesB[j] = schema.ParseName(pb.Name)
+	}
+	for i, pa := range a.Participants {
+		na := schema.ParseName(pa.Name)
+		for j := range b.Participants {
+			if na.Matches(namesB[j]) {
+				pairs = append(pairs, uint16(i), uint16(j)) // at most 200 participants (schema)
+			}
+		}
+	}
+	return pairs
+}
+
+// linkFrom is the link of a and b (a.ID < b.ID) whose matching participants are pairs
+// (matchNames): the names matched, and the fields the two records disagree on.
+func linkFrom(a, b *schema.Alliance, pairs []uint16) *wire.Link {
+	l := &wire.Link{
 		ID:            LinkID(a.ID, b.ID),
 		State:         wire.LinkProposed,
 		Records:       []wire.LinkRecord{{ID: a.ID, Program: a.Program, Rev: a.Rev}, {ID: b.ID, Program: b.Program, Rev: b.Rev}},
@@ -153,20 +189,14 @@ func compareAlliances(a, b *schema.Alliance) (l *wire.Link, ok bool) {
 		Discrepancies: []wire.Discrepancy{},
 	}
 	inA, inB := make([]bool, len(a.Participants)), make([]bool, len(b.Participants))
-	namesB := make([]schema.Name, len(b.Participants))
-	for j, pb := range b.Participants {
-		namesB[j] = schema.ParseName(pb.Name)
-	}
-	for i, pa := range a.Participants {
-		na := schema.ParseName(pa.Name)
-		for j, pb := range b.Participants {
-			if na.Matches(namesB[j]) {
-				l.Matched = append(l.Matched, map[string]string{a.ID: pa.Name, b.ID: pb.Name})
-				inA[i], inB[j] = true, true
-			}
+	for k := 0; k+1 < len(pairs); k += 2 {
+		i, j := int(pairs[k]), int(pairs[k+1])
+		if i >= len(a.Participants) || j >= len(b.Participants) {
+			continue // never: pairs are of these two Alliances
 		}
+		l.Matched = append(l.Matched, map[string]string{a.ID: a.Participants[i].Name, b.ID: b.Participants[j].Name})
+		inA[i], inB[j] = true, true
 	}
-	ok = len(l.Matched) > 0 && !a.SignedOn.IsZero() && !b.SignedOn.IsZero() && overlap(a, b)
 
 	add := func(field, va, vb string, days int, msg string) {
 		l.Discrepancies = append(l.Discrepancies, wire.Discrepancy{
@@ -202,7 +232,7 @@ func compareAlliances(a, b *schema.Alliance) (l *wire.Link, ok bool) {
 	if onlyA != "" || onlyB != "" {
 		add("participants", onlyA, onlyB, 0, "participants named in one record only")
 	}
-	return l, ok
+	return l
 }
 
 func plural(n int) string {
@@ -332,18 +362,22 @@ func relinkKeysTxn(txn *memdb.Txn, id string, pre *nameKeys) error {
 		}
 	}
 	for _, pe := range partners {
-		l, ok := compareAlliances(e.Winner.Alliance, pe.Winner.Alliance)
-		raw, err := txn.First(tableLinkDecisions, indexID, l.ID)
+		a, b := e.Winner.Alliance, pe.Winner.Alliance
+		if b.ID < a.ID {
+			a, b = b, a
+		}
+		pairs, ok := linkRule(a, b)
+		row := &linkRow{ID: LinkID(a.ID, b.ID), RecordIDs: []string{a.ID, b.ID}, State: string(wire.LinkProposed), Pairs: pairs}
+		raw, err := txn.First(tableLinkDecisions, indexID, row.ID)
 		if err != nil {
 			return err
 		}
 		if raw != nil {
 			d := raw.(*linkDecision).LinkDecision
-			l.State, l.Decision = d.State, &d
+			row.State, row.Decision = string(d.State), &d
 		} else if !ok {
 			continue
 		}
-		row := &linkRow{ID: l.ID, RecordIDs: []string{l.Records[0].ID, l.Records[1].ID}, State: string(l.State), Decision: l.Decision}
 		if err := txn.Insert(tableLinks, row); err != nil {
 			return err
 		}

@@ -99,7 +99,8 @@ func TestRelink(t *testing.T) {
 	}
 	links := func() []string {
 		t.Helper()
-		it, err := db.Txn(false).Get(tableLinks, indexID)
+		read := db.Txn(false)
+		it, err := read.Get(tableLinks, indexID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -107,6 +108,18 @@ func TestRelink(t *testing.T) {
 		for raw := it.Next(); raw != nil; raw = it.Next() {
 			r := raw.(*linkRow)
 			out = append(out, r.RecordIDs[0]+"~"+r.RecordIDs[1]+":"+r.State)
+			// What the row shows is what comparing the two winners shows.
+			got, err := linkOf(read, r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ea, _ := entryOf(read, r.RecordIDs[0])
+			eb, _ := entryOf(read, r.RecordIDs[1])
+			want, _ := compareAlliances(eb.Winner.Alliance, ea.Winner.Alliance)
+			want.State, want.Decision = got.State, got.Decision
+			if diff := cmp.Diff(*want, got); diff != "" {
+				t.Errorf("link %s shown (-compared +shown):\n%s", r.ID, diff)
+			}
 		}
 		slices.Sort(out)
 		return out
@@ -148,6 +161,34 @@ func TestRelink(t *testing.T) {
 	if diff := cmp.Diff([]string{"FED-1~MI-1:rejected"}, links()); diff != "" {
 		t.Errorf("links after rebuilding (-want +got):\n%s", diff)
 	}
+
+	// The matching names at different places in the two lists: the link shows the
+	// names that match, from the pairs its row keeps (links() compares it).
+	a := alliance("FED-7", "FED", "Roofing Alliance of America", "2025-03-01", 24)
+	a.Participants = append(a.Participants, schema.Participant{Name: "Ohio Safety Council"})
+	b := alliance("NV-7", "NV", "Reno Builders Exchange", "2025-04-01", 24)
+	b.Participants = append(b.Participants, schema.Participant{Name: "Roofing Alliance of America"})
+	put(a)
+	put(b)
+	if diff := cmp.Diff([]string{"FED-1~MI-1:rejected", "FED-7~NV-7:proposed"}, links()); diff != "" {
+		t.Errorf("links (-want +got):\n%s", diff)
+	}
+	read := db.Txn(false)
+	raw, err := read.First(tableLinks, indexID, LinkID("FED-7", "NV-7"))
+	if err != nil || raw == nil {
+		t.Fatalf("link FED-7~NV-7: %v %v", raw, err)
+	}
+	l, err := linkOf(read, raw.(*linkRow))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantMatched := []map[string]string{{"FED-7": "Roofing Alliance of America", "NV-7": "Roofing Alliance of America"}}
+	if diff := cmp.Diff(wantMatched, l.Matched); diff != "" {
+		t.Errorf("matched (-want +got):\n%s", diff)
+	}
+	if len(l.Discrepancies) == 0 || l.Discrepancies[len(l.Discrepancies)-1].Message != "participants named in one record only" {
+		t.Errorf("discrepancies %+v: want the participants named in one record only", l.Discrepancies)
+	}
 }
 
 // TestRepresents: a linked group counts as many Alliances as the program with the most
@@ -182,5 +223,43 @@ func TestRepresents(t *testing.T) {
 				t.Errorf("counted (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// BenchmarkCompareAlliances is what showing a link costs (linkOf): the matcher's
+// comparison of two Alliances of three participants each, one name shared.
+func BenchmarkCompareAlliances(b *testing.B) {
+	a := alliance("FED-1", "FED", "Associated General Contractors of Texas, Chapter 517", "2024-02-12", 24)
+	c := alliance("MI-1", "MI", "AGC of Texas, Chapter 517", "2024-03-01", 36)
+	for _, x := range []*schema.Alliance{a, c} {
+		x.Participants = append(x.Participants,
+			schema.Participant{Name: "Tacoma Tree Care Cooperative No. 12 " + x.Program},
+			schema.Participant{Name: "University of Iowa Safety Extension, Campus " + x.Program})
+	}
+	for b.Loop() {
+		if _, ok := compareAlliances(a, c); !ok {
+			b.Fatal("no link")
+		}
+	}
+}
+
+// BenchmarkLinkFrom is what showing a link costs once its row holds the matching
+// participants (linkOf): the link made without comparing names again.
+func BenchmarkLinkFrom(b *testing.B) {
+	a := alliance("FED-1", "FED", "Associated General Contractors of Texas, Chapter 517", "2024-02-12", 24)
+	c := alliance("MI-1", "MI", "AGC of Texas, Chapter 517", "2024-03-01", 36)
+	for _, x := range []*schema.Alliance{a, c} {
+		x.Participants = append(x.Participants,
+			schema.Participant{Name: "Tacoma Tree Care Cooperative No. 12 " + x.Program},
+			schema.Participant{Name: "University of Iowa Safety Extension, Campus " + x.Program})
+	}
+	pairs, ok := linkRule(a, c)
+	if !ok {
+		b.Fatal("no link")
+	}
+	for b.Loop() {
+		if l := linkFrom(a, c, pairs); len(l.Matched) != 1 {
+			b.Fatalf("matched %v", l.Matched)
+		}
 	}
 }

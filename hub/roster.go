@@ -652,9 +652,12 @@ func (h *rosterView) slotItem(ctx *itemCtx, s *rosterSlot, asOf schema.Date, kee
 			return wire.RosterItem{}, err
 		}
 	}
-	links, err := ctx.ix.shared.links.of(ctx.txn, ctx.linksVer, e.ID, keep)
-	if err != nil {
-		return wire.RosterItem{}, err
+	var links []wire.Link
+	if !ctx.noLinks {
+		var err error
+		if links, err = ctx.ix.shared.links.of(ctx.txn, ctx.linksVer, e.ID, keep); err != nil {
+			return wire.RosterItem{}, err
+		}
 	}
 	return rosterItemOf(e, categoryLists[s.cats], standingCodes[s.tl.at(dayNum(asOf.First()))], comp, links, ctx.revokedAt(e.Winner.Kid)), nil
 }
@@ -666,6 +669,7 @@ type itemCtx struct {
 	txn      *memdb.Txn
 	ix       *rosterIndex
 	linksVer <-chan struct{}
+	noLinks  bool // the items' links are not asked for (the CSV export has no column for them)
 	kids     []string
 	at       []*time.Time
 }
@@ -812,6 +816,7 @@ func (h *rosterView) exportIndexed(cw *csv.Writer, txn *memdb.Txn, ix *rosterInd
 	var wg sync.WaitGroup
 	for range workers {
 		ctx := newItemCtx(txn.Snapshot(), ix) // a transaction is not for sharing
+		ctx.noLinks = true                    // rosterRow has no links column
 		wg.Go(func() {
 			for b := range work {
 				for _, s := range b.slots {

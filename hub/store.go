@@ -19,10 +19,10 @@ import (
 
 // memdb tables and indexes.
 const (
-	tablePrograms  = "programs"
-	tableKeys      = "keys"
-	tableRecords   = "records"
-	tableAcks      = "acks"
+	tablePrograms = "programs"
+	tableKeys     = "keys"
+	tableRecords  = "records"
+	tableAcks     = "acks"
 
 	indexID       = "id"
 	indexProgram  = "program"

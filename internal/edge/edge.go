@@ -6,6 +6,7 @@ package edge
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -81,6 +82,37 @@ var serverLimits = limits{
 	write:          5 * time.Minute,
 	idle:           2 * time.Minute,
 	maxHeaderBytes: 64 << 10,
+}
+
+// streamStall is how long a streamed answer (Streaming) may wait on a reader that does
+// not read before the server gives up on it. A variable only so tests need not wait.
+var streamStall = 2 * time.Minute
+
+// Streaming is w, the body of an answer that may outlast the server's write timeout (the
+// whole roster as CSV at a million records takes minutes), for handlers to write through.
+// Its writes move the connection's write deadline on to streamStall from then, so the
+// answer is cut off by a reader that stops reading, never by its length. rw is the
+// connection's http.ResponseWriter (echo's Response().Writer).
+func Streaming(w io.Writer, rw http.ResponseWriter) io.Writer {
+	return &streamWriter{w: w, rc: http.NewResponseController(rw)}
+}
+
+type streamWriter struct {
+	w     io.Writer
+	rc    *http.ResponseController
+	moved time.Time // when the deadline was last moved
+}
+
+func (s *streamWriter) Write(p []byte) (int, error) {
+	// Moved an eighth of the stall at a time, not on every write: a deadline costs a
+	// timer update, and a CSV export makes a write every few kilobytes.
+	if now := time.Now(); now.Sub(s.moved) >= streamStall/8 {
+		s.moved = now
+		if err := s.rc.SetWriteDeadline(now.Add(streamStall)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return 0, err
+		}
+	}
+	return s.w.Write(p)
 }
 
 // Serve answers HTTP on ln until ctx ends, then shuts down gracefully, letting requests in

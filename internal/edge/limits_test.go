@@ -416,3 +416,60 @@ func TestJSONBodyLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamingOutlastsWriteTimeout: an answer written through Streaming for three times
+// the server's write timeout arrives whole while its reader reads; the same answer
+// written directly is cut off at the timeout, which is what Streaming is for.
+func TestStreamingOutlastsWriteTimeout(t *testing.T) {
+	defer func(d time.Duration) { streamStall = d }(streamStall)
+	streamStall = 400 * time.Millisecond
+	lim := serverLimits
+	lim.write = 300 * time.Millisecond
+	const chunks, size = 18, 1 << 10 // 18 writes 50 ms apart: 900 ms
+	e := echo.New()
+	for _, route := range []string{"/streamed", "/direct"} {
+		e.GET(route, func(c echo.Context) error {
+			c.Response().WriteHeader(http.StatusOK)
+			var w io.Writer = c.Response()
+			if route == "/streamed" {
+				w = Streaming(c.Response(), c.Response().Writer)
+			}
+			for range chunks {
+				if _, err := w.Write(bytes.Repeat([]byte("x"), size)); err != nil {
+					return err
+				}
+				c.Response().Flush()
+				time.Sleep(50 * time.Millisecond)
+			}
+			return nil
+		})
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, ln, e, slog.New(slog.DiscardHandler), lim) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}()
+	get := func(path string) (int, error) {
+		resp, err := http.Get("http://" + ln.Addr().String() + path)
+		if err != nil {
+			return 0, err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		return len(b), err
+	}
+	if n, err := get("/streamed"); err != nil || n != chunks*size {
+		t.Errorf("streamed: got %d bytes (%v), want %d", n, err, chunks*size)
+	}
+	if n, err := get("/direct"); err == nil && n == chunks*size {
+		t.Errorf("direct: got all %d bytes past the write timeout; the test shows nothing", n)
+	}
+}
