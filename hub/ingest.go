@@ -171,7 +171,7 @@ func (h *Hub) applyBatchTxn(txn *memdb.Txn, tx *journal.Tx, pb *pendingPush) (*w
 		if !stores(out) {
 			continue
 		}
-		if err := relinkKeysTxn(txn, rv.RecordID, pb.names[i]); err != nil { // cross-program links (links.go)
+		if err := relinkKeysTxn(txn, rv.RecordID, pb.names[i], nil); err != nil { // cross-program links (links.go)
 			return nil, fmt.Errorf("store batch %s: %w", b.BatchID, err)
 		}
 		if _, err := tx.Append(func(uint64) ([]byte, error) { return pb.entries[i], nil }); err != nil {

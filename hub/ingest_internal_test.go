@@ -181,7 +181,7 @@ func applyRecordTxn(txn *memdb.Txn, rv *revision, names *nameKeys, seq uint64) e
 	if _, err := applyTxn(txn, rv); err != nil {
 		return err
 	}
-	return relinkKeysTxn(txn, rv.RecordID, names)
+	return relinkKeysTxn(txn, rv.RecordID, names, nil)
 }
 
 // TestNameKeys: the name keys made while checking a batch are what relinkTxn would make

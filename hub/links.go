@@ -146,31 +146,43 @@ func compareAlliances(a, b *schema.Alliance) (l *wire.Link, ok bool) {
 	if b.ID < a.ID {
 		a, b = b, a
 	}
-	pairs, ok := linkRule(a, b)
+	pairs, ok := linkRule(a, b, nil, nil)
 	return linkFrom(a, b, pairs), ok
 }
 
 // linkRule is the matcher's rule for a and b: ok when a participant name matches (pairs,
-// by matchNames) and both are signed with overlapping terms.
-func linkRule(a, b *schema.Alliance) (pairs []uint16, ok bool) {
-	pairs = matchNames(a, b)
+// by matchNames) and both are signed with overlapping terms. na and nb are their
+// participants' names already read (nil: read them now).
+func linkRule(a, b *schema.Alliance, na, nb []schema.Name) (pairs []uint16, ok bool) {
+	pairs = matchNames(a, b, na, nb)
 	return pairs, len(pairs) > 0 && !a.SignedOn.IsZero() && !b.SignedOn.IsZero() && overlap(a, b)
+}
+
+// readNames reads the participants' names of a for matching (schema.ParseName).
+func readNames(a *schema.Alliance) []schema.Name {
+	names := make([]schema.Name, len(a.Participants))
+	for i, p := range a.Participants {
+		names[i] = schema.ParseName(p.Name)
+	}
+	return names
 }
 
 // matchNames is which participants of a match which of b (schema.Name.Matches), as
 // pairs of indexes: a's, then b's. Parsing and comparing names is most of what a
 // comparison costs, so a link row keeps these pairs and shows the link from them
 // (linkOf) without comparing names again.
-func matchNames(a, b *schema.Alliance) []uint16 {
-	var pairs []uint16
-	namesB := make([]schema.Name, len(b.Participants))
-	for j, pb := range b.Participants {
-		namesB[j] = schema.ParseName(pb.Name)
+// na and nb are the names already read (readNames), or nil.
+func matchNames(a, b *schema.Alliance, na, nb []schema.Name) []uint16 {
+	if len(na) != len(a.Participants) {
+		na = readNames(a)
 	}
-	for i, pa := range a.Participants {
-		na := schema.ParseName(pa.Name)
-		for j := range b.Participants {
-			if na.Matches(namesB[j]) {
+	if len(nb) != len(b.Participants) {
+		nb = readNames(b)
+	}
+	var pairs []uint16
+	for i := range na {
+		for j := range nb {
+			if na[i].Matches(nb[j]) {
 				pairs = append(pairs, uint16(i), uint16(j)) // at most 200 participants (schema)
 			}
 		}
@@ -271,15 +283,17 @@ func allianceKeys(a *schema.Alliance) []string {
 // links DCSP decided on, which stay (with their decision) while both records are on the
 // roster, whatever the matcher says of them now.
 func relinkTxn(txn *memdb.Txn, id string) error {
-	return relinkKeysTxn(txn, id, nil)
+	return relinkKeysTxn(txn, id, nil, nil)
 }
 
-// nameKeys are a revision's name keys as relinkTxn uses them, made before the write
-// transaction (checkBatch) from the revision alone: the commit, which every writer waits
-// for, only reads them.
+// nameKeys are a revision's name keys and names as relinkTxn uses them, made before the
+// write transaction (checkBatch, or start-up's decoding on every core) from the revision
+// alone: the commit, which every writer waits for, only reads them. Reading names is
+// most of what comparing two records costs (BenchmarkCompareAlliances).
 type nameKeys struct {
-	rv   *revision // the revision they are of
-	keys []uint64  // the hashes of allianceKeys of its Alliance (keyHash)
+	rv    *revision     // the revision they are of
+	keys  []uint64      // the hashes of allianceKeys of its Alliance (keyHash)
+	names []schema.Name // its participants' names, read for matching (readNames)
 }
 
 // newNameKeys makes rv's name keys, or nil if relinkTxn would never read them: rv is not
@@ -288,12 +302,14 @@ func newNameKeys(rv *revision) *nameKeys {
 	if rv.Alliance == nil || rv.Alliance.SignedOn.IsZero() {
 		return nil
 	}
-	return &nameKeys{rv: rv, keys: keyHashes(allianceKeys(rv.Alliance))}
+	return &nameKeys{rv: rv, keys: keyHashes(allianceKeys(rv.Alliance)), names: readNames(rv.Alliance)}
 }
 
 // relinkKeysTxn is relinkTxn with the name keys of a revision made beforehand (nil:
-// none), used if that revision is the record's winner.
-func relinkKeysTxn(txn *memdb.Txn, id string, pre *nameKeys) error {
+// none), used if that revision is the record's winner, and those of other records'
+// revisions (known, by record id; nil: none), used for the partners they are the winners
+// of.
+func relinkKeysTxn(txn *memdb.Txn, id string, pre *nameKeys, known map[string]*nameKeys) error {
 	names, err := nameIndexOf(txn)
 	if err != nil {
 		return err
@@ -311,10 +327,11 @@ func relinkKeysTxn(txn *memdb.Txn, id string, pre *nameKeys) error {
 	partners := map[string]*entry{}
 	// A name with nothing to compare ("A", "Inc.") has no keys, and matches nothing.
 	var keys []uint64
+	var own []schema.Name
 	switch {
 	case !linkable(e):
 	case pre != nil && pre.rv == e.Winner && pre.rv.Program == e.Program:
-		keys = pre.keys
+		keys, own = pre.keys, pre.names
 	default:
 		keys = keyHashes(allianceKeys(e.Winner.Alliance))
 	}
@@ -361,12 +378,19 @@ func relinkKeysTxn(txn *memdb.Txn, id string, pre *nameKeys) error {
 			partners[other] = pe
 		}
 	}
+	if own == nil && len(partners) > 0 && linkable(e) {
+		own = readNames(e.Winner.Alliance) // once, not once a partner
+	}
 	for _, pe := range partners {
 		a, b := e.Winner.Alliance, pe.Winner.Alliance
-		if b.ID < a.ID {
-			a, b = b, a
+		na, nb := own, []schema.Name(nil)
+		if k := known[pe.ID]; k != nil && k.rv == pe.Winner {
+			nb = k.names
 		}
-		pairs, ok := linkRule(a, b)
+		if b.ID < a.ID {
+			a, b, na, nb = b, a, nb, na
+		}
+		pairs, ok := linkRule(a, b, na, nb)
 		row := &linkRow{ID: LinkID(a.ID, b.ID), RecordIDs: []string{a.ID, b.ID}, State: string(wire.LinkProposed), Pairs: pairs}
 		raw, err := txn.First(tableLinkDecisions, indexID, row.ID)
 		if err != nil {
@@ -400,7 +424,7 @@ func relinkAllTxn(txn *memdb.Txn, pre map[string]*nameKeys) error {
 		}
 	}
 	for _, id := range ids {
-		if err := relinkKeysTxn(txn, id, pre[id]); err != nil {
+		if err := relinkKeysTxn(txn, id, pre[id], pre); err != nil {
 			return fmt.Errorf("links of %s: %w", id, err)
 		}
 	}

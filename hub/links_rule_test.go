@@ -253,7 +253,7 @@ func BenchmarkLinkFrom(b *testing.B) {
 			schema.Participant{Name: "Tacoma Tree Care Cooperative No. 12 " + x.Program},
 			schema.Participant{Name: "University of Iowa Safety Extension, Campus " + x.Program})
 	}
-	pairs, ok := linkRule(a, c)
+	pairs, ok := linkRule(a, c, nil, nil)
 	if !ok {
 		b.Fatal("no link")
 	}
